@@ -1,0 +1,419 @@
+// Package inbox is the idempotent consumer: it reads a durable JetStream
+// consumer and applies each event exactly once to the consumer's own database.
+//
+// For every message, in one local transaction: the inbox row (consumer, event
+// id) is inserted, the handler runs on the same transaction (its domain
+// changes and any outbox rows it records), and the transaction commits; the
+// ack goes out only after the commit. A redelivered event finds its inbox row
+// and is acknowledged without running the handler again.
+//
+// Failures. A handler error rolls the transaction back and the event is
+// retried in place, with backoff, up to MaxAttempts; then it is written to the
+// consumer's dead-letter table (with the error, the attempt count and the raw
+// message), its inbox row is inserted so that a redelivery stays a no-op, and
+// it is acknowledged so that the stream moves on. An event that cannot be
+// decoded (not a CloudEvent, unknown type or version) and a handler error
+// marked with [Permanent] are dead-lettered at once. Dead letters are listed
+// with [List] and replayed with [Consumer.Replay]. Nothing is acknowledged
+// without either its effect or its dead letter committed.
+//
+// Order. Messages are spread over Concurrency workers by the event's subject
+// (its aggregate id); each worker handles its messages one at a time in
+// delivery order, and retries in place, so events of one aggregate are
+// applied in stream order. A retrying event holds up only its own worker.
+package inbox
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate creates or upgrades the inbox and dead-letter tables in db.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect()))
+	if err != nil {
+		return fmt.Errorf("inbox: migrations: %w", err)
+	}
+	return db.Migrate(ctx, sub, "bounded_inbox_version")
+}
+
+// Handler applies one event within tx. Returning an error rolls tx back; the
+// event is then retried, unless the error is [Permanent] or one of contract's
+// decoding errors, which dead-letter it at once. A handler must not ack, and
+// must do its work only through tx (its effects then commit with the inbox
+// row or not at all).
+type Handler func(ctx context.Context, tx *sqldb.Tx, e contract.Event) error
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that no retry can cure (bad data, a broken
+// invariant): the event is dead-lettered without further attempts.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p) || errors.Is(err, contract.ErrMalformed) ||
+		errors.Is(err, contract.ErrUnknownType) || errors.Is(err, contract.ErrUnknownVersion)
+}
+
+// Config configures a Consumer. Name and Stream are required.
+type Config struct {
+	// Name is the durable consumer's name and the inbox's key. Replicas of a
+	// service that use the same Name share the work.
+	Name string
+	// Stream is the stream to read; Subjects, when set, filter it.
+	Stream   string
+	Subjects []string
+	// MaxAttempts is how many times a failing event is tried before it is
+	// dead-lettered. Default 5.
+	MaxAttempts int
+	// Backoff gives the wait before attempt n+1 after n failures.
+	// Default: 100 ms doubling, at most 5 s.
+	Backoff func(n int) time.Duration
+	// Concurrency is the number of workers. Default 8.
+	Concurrency int
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	// Default 30 s. Workers extend it while they retry.
+	AckWait time.Duration
+	// MaxAckPending bounds the messages delivered and not yet acked.
+	// Default 4096.
+	MaxAckPending int
+	// Retention is how long inbox rows are kept. Default: the stream's
+	// MaxAge (rows older than the stream's messages cannot be redelivered);
+	// kept forever when the stream keeps messages forever.
+	Retention time.Duration
+	// StartTime, when set on a new consumer, starts delivery at this time
+	// instead of the stream's first message.
+	StartTime time.Time
+	Logger    *slog.Logger
+	// Metrics, when set, registers the consumer's metrics there.
+	Metrics prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Backoff == nil {
+		c.Backoff = func(n int) time.Duration {
+			return min(100*time.Millisecond<<min(n-1, 10), 5*time.Second)
+		}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 8
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("inbox: Name is required")
+	case c.Stream == "":
+		return errors.New("inbox: Stream is required")
+	case c.MaxAttempts < 0 || c.Concurrency < 0:
+		return errors.New("inbox: MaxAttempts and Concurrency must not be negative")
+	}
+	return nil
+}
+
+// Consumer applies one durable consumer's events to one database.
+type Consumer struct {
+	db  *sqldb.DB
+	js  jetstream.JetStream
+	cfg Config
+	h   Handler
+	log *slog.Logger
+	m   *metrics
+}
+
+// New returns a consumer that applies events to db with h. Call [Migrate]
+// on db once before Run.
+func New(db *sqldb.DB, nc *nats.Conn, cfg Config, h Handler) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("inbox: nil handler")
+	}
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	c := &Consumer{db: db, js: js, cfg: cfg, h: h, log: cfg.Logger.With("consumer", cfg.Name)}
+	c.m, err = newMetrics(cfg.Metrics, c)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Name returns the consumer's name.
+func (c *Consumer) Name() string { return c.cfg.Name }
+
+// Run consumes until ctx is done and returns nil then. It waits (and says so
+// once in the log) while the stream does not exist yet. Errors of single
+// events are handled as the package doc says; Run returns an error only when
+// it cannot create the consumer for a reason other than a missing stream.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.consumer(ctx)
+	if err != nil || cons == nil {
+		return err
+	}
+	c.m.setConsumer(cons)
+	retention := c.cfg.Retention
+	if retention == 0 {
+		if st, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {
+			retention = st.CachedInfo().Config.MaxAge
+		}
+	}
+
+	work := make([]chan jetstream.Msg, c.cfg.Concurrency)
+	done := make(chan struct{})
+	for i := range work {
+		work[i] = make(chan jetstream.Msg, 64)
+		go func(ch chan jetstream.Msg) {
+			defer func() { done <- struct{}{} }()
+			for msg := range ch {
+				c.process(ctx, msg)
+			}
+		}(work[i])
+	}
+	seed := maphash.MakeSeed()
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		key := msg.Headers().Get("ce-subject")
+		select {
+		case work[maphash.String(seed, key)%uint64(len(work))] <- msg:
+		case <-ctx.Done():
+		}
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
+			c.log.Warn("consume", "err", err)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("inbox %s: consume: %w", c.cfg.Name, err)
+	}
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	c.prune(ctx, retention)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-prune.C:
+			c.prune(ctx, retention)
+		}
+	}
+	cc.Drain()
+	<-cc.Closed()
+	for _, ch := range work {
+		close(ch)
+	}
+	for range work {
+		<-done
+	}
+	return nil
+}
+
+// consumer creates or updates the durable consumer, waiting for the stream.
+func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	cfg := jetstream.ConsumerConfig{
+		Durable:        c.cfg.Name,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        c.cfg.AckWait,
+		MaxAckPending:  c.cfg.MaxAckPending,
+		MaxDeliver:     -1, // attempts are counted here, and end in a dead letter
+		FilterSubjects: c.cfg.Subjects,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if !c.cfg.StartTime.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		t := c.cfg.StartTime
+		cfg.OptStartTime = &t
+	}
+	if len(cfg.FilterSubjects) == 1 {
+		cfg.FilterSubject, cfg.FilterSubjects = cfg.FilterSubjects[0], nil
+	}
+	waited := false
+	for {
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, cfg)
+		if err == nil {
+			return cons, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, nats.ErrTimeout) &&
+			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrJetStreamNotEnabled) &&
+			!errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrConnectionClosed) {
+			return nil, fmt.Errorf("inbox %s: consumer on %s: %w", c.cfg.Name, c.cfg.Stream, err)
+		}
+		if !waited {
+			c.log.Info("waiting for stream", "stream", c.cfg.Stream, "err", err)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// process handles one message: decode, apply (with retries), ack. It returns
+// once the message is acked, or ctx is done (the message is then redelivered).
+func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
+	meta, _ := msg.Metadata()
+	if meta != nil && meta.NumDelivered > 1 {
+		c.m.redeliveries.Inc()
+	}
+	e, err := contract.FromMessage(msg.Headers(), msg.Data())
+	if err != nil {
+		c.deadLetter(ctx, msg, meta, e, fmt.Errorf("decode: %w", err), 1)
+		return
+	}
+	var lastErr error
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			c.m.retries.Inc()
+			if !c.wait(ctx, msg, c.cfg.Backoff(attempt-1)) {
+				return
+			}
+		}
+		dup, err := c.apply(ctx, e, true)
+		if err == nil {
+			if dup {
+				c.m.duplicates.Inc()
+			} else {
+				c.m.handled.Inc()
+				c.m.observeLag(e.Time)
+			}
+			c.ack(msg)
+			return
+		}
+		if ctx.Err() != nil {
+			return // shutting down: JetStream redelivers it
+		}
+		lastErr = err
+		if isPermanent(err) {
+			c.deadLetter(ctx, msg, meta, e, err, attempt)
+			return
+		}
+		c.log.Warn("handler failed; will retry", "event", e.ID, "type", e.Type, "attempt", attempt, "err", err)
+	}
+	c.deadLetter(ctx, msg, meta, e, lastErr, c.cfg.MaxAttempts)
+}
+
+// apply runs the handler for e in one transaction with its inbox row. When
+// dedupe is set and the row exists already, it does nothing and reports dup.
+func (c *Consumer) apply(ctx context.Context, e contract.Event, dedupe bool) (dup bool, err error) {
+	err = c.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		inserted, err := insertInbox(ctx, tx, c.cfg.Name, e.ID)
+		if err != nil {
+			return err
+		}
+		if !inserted && dedupe {
+			dup = true
+			return nil
+		}
+		return c.h(ctx, tx, e)
+	})
+	return dup, err
+}
+
+func insertInbox(ctx context.Context, tx *sqldb.Tx, consumer, id string) (bool, error) {
+	var now any = time.Now()
+	if tx.Dialect() == sqldb.SQLite {
+		now = time.Now().UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, tx.Dialect().Rebind(
+		`INSERT INTO bounded_inbox (consumer, event_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`),
+		consumer, id, now)
+	if err != nil {
+		return false, fmt.Errorf("inbox: insert: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("inbox: insert: %w", err)
+	}
+	return n == 1, nil
+}
+
+// wait sleeps d while telling JetStream the message is still being worked on.
+func (c *Consumer) wait(ctx context.Context, msg jetstream.Msg, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return true
+		}
+		_ = msg.InProgress() // a lost one only risks a harmless redelivery
+		step := min(left, c.cfg.AckWait/3)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(step):
+		}
+	}
+}
+
+func (c *Consumer) ack(msg jetstream.Msg) {
+	if err := msg.Ack(); err != nil {
+		// The effect is committed; a redelivery will find the inbox row.
+		c.log.Warn("ack failed; the event will be redelivered and skipped", "err", err)
+	}
+}
+
+func (c *Consumer) prune(ctx context.Context, retention time.Duration) {
+	if retention <= 0 {
+		return
+	}
+	cutoff := any(time.Now().Add(-retention))
+	if c.db.Dialect() == sqldb.SQLite {
+		cutoff = time.Now().Add(-retention).UnixMilli()
+	}
+	err := c.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Dialect().Rebind(
+			`DELETE FROM bounded_inbox WHERE consumer = $1 AND handled_at < $2`), c.cfg.Name, cutoff)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		c.log.Warn("prune inbox", "err", err)
+	}
+}

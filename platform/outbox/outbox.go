@@ -1,0 +1,313 @@
+// Package outbox records a service's events in its own database, inside the
+// transaction that makes the domain change they describe.
+//
+// There is no way to publish an event directly: [Outbox.Record] takes the
+// *sqldb.Tx of the caller's transaction, so the domain change and its events
+// commit together or not at all. The relay (package relay) later publishes the
+// recorded rows to NATS JetStream and deletes them.
+//
+// Ordering. Rows are numbered by a sequence (seq) as they are inserted. On
+// PostgreSQL, Record takes a transaction-scoped advisory lock per event
+// subject (the aggregate id) before inserting, so two transactions recording
+// events for the same aggregate run one after the other: the later one draws
+// its seq only after the earlier one has committed. Hence for one aggregate,
+// seq order is commit order, and a relay that publishes in seq order keeps
+// per-aggregate order. (Rows of different aggregates may become visible out
+// of seq order; that is harmless.) Two transactions that record events for
+// the same two aggregates in opposite orders can deadlock; PostgreSQL aborts
+// one of them with an error, as it would for the domain rows themselves. On
+// SQLite every transaction runs on the single writer connection, so seq order
+// is commit order outright.
+//
+// Waking the relay. A committed Record signals the relay in the same process
+// at once ([Outbox.Wake]). On PostgreSQL, when no relay in this process is the
+// leader ([Outbox.SetLocalLeader]), the transaction also sends NOTIFY so that a
+// relay in another process wakes. (NOTIFY serialises the commits of the
+// transactions that send it, which is why writers next to their leader skip
+// it.)
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+)
+
+// NotifyChannel is the PostgreSQL channel Record notifies when no relay in
+// the writing process is the leader.
+const NotifyChannel = "bounded_outbox"
+
+// lockNamespace is the first key of the two-key advisory locks Record takes
+// per subject, so they cannot collide with other advisory locks.
+const lockNamespace = 0x0b0c
+
+//go:embed migrations
+var migrations embed.FS
+
+// Config configures an Outbox.
+type Config struct {
+	// MaxEventBytes rejects larger events in Record, before they can block a
+	// relay whose broker would refuse them. Default 1 MiB (NATS's default
+	// max_payload); headers count.
+	MaxEventBytes int
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.MaxEventBytes < 0 {
+		return fmt.Errorf("outbox: MaxEventBytes %d is negative", c.MaxEventBytes)
+	}
+	return nil
+}
+
+// Outbox records events into a service's database. It is safe for
+// concurrent use.
+type Outbox struct {
+	db          *sqldb.DB
+	cfg         Config
+	wake        chan struct{}
+	localLeader atomic.Bool
+	insertSQL   string
+}
+
+// ErrTooLarge is returned by Record for an event larger than MaxEventBytes.
+var ErrTooLarge = errors.New("outbox: event too large")
+
+// New returns an Outbox over db. Call [Outbox.Migrate] once before use.
+func New(db *sqldb.DB, cfg Config) (*Outbox, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = 1 << 20
+	}
+	o := &Outbox{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
+	return o, nil
+}
+
+// DB returns the database the outbox lives in.
+func (o *Outbox) DB() *sqldb.DB { return o.db }
+
+// Migrate creates or upgrades the outbox table.
+func (o *Outbox) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(o.db.Dialect()))
+	if err != nil {
+		return fmt.Errorf("outbox: migrations: %w", err)
+	}
+	return o.db.Migrate(ctx, sub, "bounded_outbox_version")
+}
+
+// Wakeups delivers a value after events have been committed. A relay in the
+// same process waits on it; one value may stand for many commits.
+func (o *Outbox) Wakeups() <-chan struct{} { return o.wake }
+
+// Wake signals Wakeups without blocking.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetLocalLeader tells the outbox whether a relay in this process is the
+// active publisher. While it is, Record skips PostgreSQL NOTIFY.
+func (o *Outbox) SetLocalLeader(leader bool) { o.localLeader.Store(leader) }
+
+// Record inserts events into the outbox within tx. They become visible to
+// the relay when tx commits and vanish with it if it rolls back. Each event
+// must be valid (see contract.Event.Validate) and at most MaxEventBytes.
+// Errors: a validation error, ErrTooLarge, or the database's error, after
+// which the caller should roll back (returning the error from the Transact
+// callback does that).
+func (o *Outbox) Record(ctx context.Context, tx *sqldb.Tx, events ...contract.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for i := range events {
+		e := &events[i]
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("outbox: record %s: %w", e.Type, err)
+		}
+		if n := len(e.Data) + len(e.ID) + len(e.Source) + len(e.Type) + len(e.Subject) + len(e.TraceParent) + 128; n > o.cfg.MaxEventBytes {
+			return fmt.Errorf("%w: %s %s is %d bytes, limit %d", ErrTooLarge, e.Type, e.ID, n, o.cfg.MaxEventBytes)
+		}
+	}
+	var err error
+	switch tx.Dialect() {
+	case sqldb.Postgres:
+		err = o.insertPostgres(ctx, tx, events)
+	default:
+		err = o.insertSQLite(ctx, tx, events)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: record: %w", err)
+	}
+	tx.AfterCommit(o.Wake)
+	return nil
+}
+
+// insertPostgres locks each distinct subject (sorted, to keep lock order the
+// same across transactions), inserts every event and, when no local relay
+// leads, notifies the channel: one statement, one round trip.
+func (o *Outbox) insertPostgres(ctx context.Context, tx *sqldb.Tx, events []contract.Event) error {
+	n := len(events)
+	ids, sources, types, subjects := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times, cts, traces := make([]time.Time, n), make([]string, n), make([]string, n)
+	data := make([][]byte, n)
+	for i, e := range events {
+		ids[i], sources[i], types[i], subjects[i] = e.ID, e.Source, e.Type, e.Subject
+		times[i], cts[i], data[i], traces[i] = e.Time, e.DataContentType, e.Data, e.TraceParent
+	}
+	notify := "false"
+	if !o.localLeader.Load() {
+		notify = "true"
+	}
+	_, err := tx.ExecContext(ctx, `
+WITH locked AS (
+    SELECT count(pg_advisory_xact_lock(`+strconv.Itoa(lockNamespace)+`, hashtext(s))) AS n
+    FROM (SELECT DISTINCT s FROM unnest($4::text[]) AS s WHERE s <> '' ORDER BY s) AS subjects
+), notified AS (
+    SELECT CASE WHEN `+notify+` THEN pg_notify('`+NotifyChannel+`', '') END AS n
+)
+INSERT INTO bounded_outbox (id, source, type, subject, time, content_type, data, traceparent)
+SELECT e.id, e.source, e.type, e.subject, e.time, e.content_type, e.data, e.traceparent
+FROM locked, notified, unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bytea[], $8::text[])
+    WITH ORDINALITY AS e(id, source, type, subject, time, content_type, data, traceparent, ord)
+ORDER BY e.ord`,
+		ids, sources, types, subjects, times, cts, data, traces)
+	return err
+}
+
+func (o *Outbox) insertSQLite(ctx context.Context, tx *sqldb.Tx, events []contract.Event) error {
+	for _, e := range events {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO bounded_outbox (id, source, type, subject, time, content_type, data, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Row is one recorded event waiting to be published.
+type Row struct {
+	Seq   int64
+	Event contract.Event
+}
+
+// Querier runs queries: a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Pending appends to dst up to limit rows in seq order, starting from the
+// oldest, skipping those for which skip returns true (rows already in flight
+// in the relay); it reads at most limit+skipped rows. q is the connection to
+// read on (the relay passes the connection that holds its leadership, so that
+// a relay that lost its lock cannot read).
+func (o *Outbox) Pending(ctx context.Context, q Querier, dst []Row, limit, skipped int, skip func(seq int64) bool) ([]Row, error) {
+	if q == nil {
+		q = o.db.Reader()
+	}
+	ph := "$1"
+	if o.db.Dialect() == sqldb.SQLite {
+		ph = "?"
+	}
+	rows, err := q.QueryContext(ctx, `SELECT seq, id, source, type, subject, time, content_type, data, traceparent
+FROM bounded_outbox ORDER BY seq LIMIT `+ph, limit+skipped)
+	if err != nil {
+		return dst, fmt.Errorf("outbox: pending: %w", err)
+	}
+	defer rows.Close()
+	sqlite := o.db.Dialect() == sqldb.SQLite
+	var ts string
+	for rows.Next() {
+		var r Row
+		e := &r.Event
+		var err error
+		if sqlite {
+			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &ts, &e.DataContentType, &e.Data, &e.TraceParent)
+			if err == nil {
+				e.Time, err = time.Parse(time.RFC3339Nano, ts)
+			}
+		} else {
+			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &e.Time, &e.DataContentType, &e.Data, &e.TraceParent)
+		}
+		if err != nil {
+			return dst, fmt.Errorf("outbox: pending: scan: %w", err)
+		}
+		if skip != nil && skip(r.Seq) {
+			continue
+		}
+		dst = append(dst, r)
+		if limit--; limit == 0 {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return dst, fmt.Errorf("outbox: pending: %w", err)
+	}
+	return dst, nil
+}
+
+// Delete removes published rows by seq, in one statement (one short
+// transaction). Deleting a row that is already gone is not an error.
+func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var err error
+	if o.db.Dialect() == sqldb.Postgres {
+		_, err = o.db.Writer().ExecContext(ctx, `DELETE FROM bounded_outbox WHERE seq = ANY($1::bigint[])`, seqs)
+	} else {
+		var b strings.Builder
+		b.Grow(len(seqs) * 8)
+		b.WriteByte('[')
+		for i, s := range seqs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatInt(s, 10))
+		}
+		b.WriteByte(']')
+		_, err = o.db.Writer().ExecContext(ctx, `DELETE FROM bounded_outbox WHERE seq IN (SELECT value FROM json_each(?))`, b.String())
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: delete %d rows: %w", len(seqs), err)
+	}
+	return nil
+}
+
+// Backlog reports how many events wait to be published and the time of the
+// oldest (zero when none wait).
+func (o *Outbox) Backlog(ctx context.Context) (n int64, oldest time.Time, err error) {
+	if o.db.Dialect() == sqldb.Postgres {
+		var t sql.NullTime
+		err = o.db.Reader().QueryRowContext(ctx,
+			`SELECT count(*), (SELECT time FROM bounded_outbox ORDER BY seq LIMIT 1) FROM bounded_outbox`).Scan(&n, &t)
+		oldest = t.Time
+	} else {
+		var t sql.NullString
+		err = o.db.Reader().QueryRowContext(ctx,
+			`SELECT count(*), (SELECT time FROM bounded_outbox ORDER BY seq LIMIT 1) FROM bounded_outbox`).Scan(&n, &t)
+		if err == nil && t.Valid {
+			oldest, err = time.Parse(time.RFC3339Nano, t.String)
+		}
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox: backlog: %w", err)
+	}
+	return n, oldest, nil
+}

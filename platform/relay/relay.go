@@ -1,0 +1,524 @@
+// Package relay publishes a service's outbox to the service's own NATS
+// JetStream stream.
+//
+// How it runs:
+//   - It wakes when events are committed (an in-process signal from the
+//     outbox for writers in the same process, PostgreSQL LISTEN for writers in
+//     other processes) and polls only as a backstop.
+//   - It claims a batch of rows in seq order, publishes them asynchronously
+//     with a bounded window of unacknowledged messages, waits for every ack,
+//     and then deletes the acknowledged rows in one short statement. No
+//     database transaction is ever open across a publish.
+//   - Claiming, publishing and deleting are pipelined: the next batch is
+//     claimed while one is being published and the previous one deleted. A
+//     claim skips the rows still in flight, and the next batch is published
+//     only after every ack of the previous one has arrived, so the stream
+//     receives messages in seq order.
+//   - Every message carries Nats-Msg-Id = event id. A row that was published
+//     but not deleted (a crash, a lost leadership, a failed delete) is
+//     published again later; JetStream drops the copy as long as it arrives
+//     within the stream's duplicate window. At start the relay refuses a
+//     stream whose window is shorter than its RetryHorizon.
+//   - On PostgreSQL one relay per database is active: it holds a session
+//     advisory lock on a dedicated connection and claims on that same
+//     connection, so a relay whose connection (and so its lock) is gone cannot
+//     claim again. Standbys try the lock every StandbyInterval.
+//   - On SQLite the database belongs to one process (embedded mode), so the
+//     relay leads without a lock.
+//
+// Per-aggregate order: the outbox makes seq order agree with commit order for
+// each aggregate (see package outbox), the relay publishes in seq order over
+// one connection, and a failed batch stops the pipeline: everything claimed
+// after it is dropped from flight and claimed again from the oldest row. When
+// two relays overlap during a leadership change, both publish in seq order and
+// JetStream keeps the first copy of each id, which preserves the order.
+package relay
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bounded-dev/bounded/platform/bus"
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/outbox"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+)
+
+// Config configures a Relay. Stream.Name and Stream.Subjects are required.
+type Config struct {
+	// Stream is the service's own stream. The relay creates it, or updates
+	// the settings it names, at start.
+	Stream jetstream.StreamConfig
+	// Subject maps an event to the NATS subject it is published on.
+	// Default: the event type, e.g. "orders.order_confirmed.v1".
+	Subject func(contract.Event) string
+	// BatchSize is the most rows claimed at once. Default 1000.
+	BatchSize int
+	// Window is the most publishes awaiting an ack at once. Default 2048.
+	Window int
+	// AckTimeout bounds the wait for one publish's ack. Default 5 s.
+	AckTimeout time.Duration
+	// PollInterval is the backstop poll when no wake-up arrives. Default 1 s.
+	PollInterval time.Duration
+	// StandbyInterval is how often a standby tries to take the lead (PostgreSQL
+	// only). Default 1 s.
+	StandbyInterval time.Duration
+	// RetryHorizon is the longest a published row may wait to be deleted
+	// before it is published again (failover, backoff, a database restart).
+	// The stream's duplicate window must be at least this long; when
+	// Stream.Duplicates is zero it is set to this. Default 2 min.
+	RetryHorizon time.Duration
+	// MaxBackoff caps the wait between retries after an error. Default 2 s.
+	MaxBackoff time.Duration
+	// LockKey is the PostgreSQL advisory lock key of the leadership.
+	// Default: derived from the stream name.
+	LockKey int64
+	// Logger receives one line per error and per change of leadership.
+	Logger *slog.Logger
+	// Metrics, when set, registers the relay's metrics there.
+	Metrics prometheus.Registerer
+
+	// beforeDelete, when set (by tests only), runs before each delete; an
+	// error stands for a relay that died between publish and delete.
+	beforeDelete func() error
+}
+
+func (c *Config) setDefaults() {
+	if c.Subject == nil {
+		c.Subject = func(e contract.Event) string { return e.Type }
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1000
+	}
+	if c.Window == 0 {
+		c.Window = 2048
+	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = 5 * time.Second
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = time.Second
+	}
+	if c.StandbyInterval == 0 {
+		c.StandbyInterval = time.Second
+	}
+	if c.RetryHorizon == 0 {
+		c.RetryHorizon = 2 * time.Minute
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 2 * time.Second
+	}
+	if c.Stream.Duplicates == 0 {
+		c.Stream.Duplicates = c.RetryHorizon
+	}
+	if c.LockKey == 0 {
+		h := fnv.New64a()
+		h.Write([]byte("bounded.relay." + c.Stream.Name))
+		c.LockKey = int64(h.Sum64() >> 1)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Stream.Name == "":
+		return errors.New("relay: Stream.Name is required")
+	case len(c.Stream.Subjects) == 0:
+		return errors.New("relay: Stream.Subjects is required")
+	case c.BatchSize < 0 || c.Window < 0:
+		return errors.New("relay: BatchSize and Window must not be negative")
+	}
+	return nil
+}
+
+// ErrDuplicateWindow is returned by Run when the stream's duplicate window is
+// shorter than the relay's retry horizon.
+var ErrDuplicateWindow = errors.New("relay: stream duplicate window shorter than retry horizon")
+
+// Relay publishes one outbox to one stream. Create it with New, then call Run.
+type Relay struct {
+	ob  *outbox.Outbox
+	db  *sqldb.DB
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+}
+
+// New returns a relay for ob publishing over nc.
+func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(cfg.Window),
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	m, err := newMetrics(cfg.Metrics, cfg.Stream.Name, ob)
+	if err != nil {
+		return nil, err
+	}
+	return &Relay{ob: ob, db: ob.DB(), nc: nc, js: js, cfg: cfg, log: cfg.Logger.With("stream", cfg.Stream.Name), m: m}, nil
+}
+
+// Run publishes until ctx is done, then returns nil. It returns an error at
+// once only for a stream it must not publish to (ErrDuplicateWindow, or a
+// stream it cannot create or update); every other error is logged, counted
+// and retried with backoff.
+func (r *Relay) Run(ctx context.Context) error {
+	if err := r.ensureStream(ctx); err != nil {
+		return err
+	}
+	bo := backoff{max: r.cfg.MaxBackoff}
+	for ctx.Err() == nil {
+		var err error
+		if r.db.Dialect() == sqldb.Postgres {
+			err = r.leadPostgres(ctx)
+		} else {
+			err = r.lead(ctx, nil)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			r.log.Error("relay stopped leading; will retry", "err", err)
+			sleep(ctx, bo.next())
+			continue
+		}
+		bo.reset()
+	}
+	return nil
+}
+
+func (r *Relay) ensureStream(ctx context.Context) error {
+	st, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("relay: stream %s: %w", r.cfg.Stream.Name, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("relay: stream %s: %w", r.cfg.Stream.Name, err)
+	}
+	if w := info.Config.Duplicates; w < r.cfg.RetryHorizon {
+		return fmt.Errorf("%w: stream %s keeps message ids for %s, the relay may re-publish for %s",
+			ErrDuplicateWindow, r.cfg.Stream.Name, w, r.cfg.RetryHorizon)
+	}
+	return nil
+}
+
+// leadPostgres waits until it holds the leadership lock, then leads until an
+// error or ctx ends. The lock lives as long as conn.
+func (r *Relay) leadPostgres(ctx context.Context) error {
+	conn, err := r.db.Writer().Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("relay: leader connection: %w", err)
+	}
+	defer conn.Close()
+	// Let the server notice a vanished leader within seconds, so that its
+	// lock is released (no effect on Unix sockets, where death is seen at once).
+	if _, err := conn.ExecContext(ctx, `SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 2`); err != nil {
+		return fmt.Errorf("relay: leader connection: %w", err)
+	}
+	for {
+		var got bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockKey).Scan(&got); err != nil {
+			return fmt.Errorf("relay: take lead: %w", err)
+		}
+		if got {
+			break
+		}
+		if !sleep(ctx, r.cfg.StandbyInterval) {
+			return nil
+		}
+	}
+	r.log.Info("relay leads")
+	defer func() {
+		// Release on a fresh context: ctx may be done, and the connection
+		// goes back to the pool, where a held lock would outlive us.
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, `SELECT pg_advisory_unlock($1)`, r.cfg.LockKey); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard the connection, and the lock with it
+		}
+		r.log.Info("relay stepped down")
+	}()
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go r.listen(lctx)
+	return r.lead(ctx, conn)
+}
+
+// listen wakes the relay on NOTIFY from writers in other processes. After
+// every (re)connection it wakes the relay once, to catch what it missed.
+func (r *Relay) listen(ctx context.Context) {
+	bo := backoff{max: r.cfg.MaxBackoff}
+	for ctx.Err() == nil {
+		err := func() error {
+			c, err := pgx.Connect(ctx, r.db.DSN())
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			if _, err := c.Exec(ctx, "LISTEN "+outbox.NotifyChannel); err != nil {
+				return err
+			}
+			bo.reset()
+			r.ob.Wake()
+			for {
+				if _, err := c.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				r.ob.Wake()
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("relay listen connection lost; polling until it is back", "err", err)
+		sleep(ctx, bo.next())
+	}
+}
+
+// lead runs the pipeline while this relay is the leader; it retries a failed
+// pump (a publish error) itself and returns on a claim error (which on
+// PostgreSQL means the leader connection, and the lock, may be gone).
+func (r *Relay) lead(ctx context.Context, conn outbox.Querier) error {
+	r.ob.SetLocalLeader(true)
+	r.m.leader.Set(1)
+	defer func() {
+		r.ob.SetLocalLeader(false)
+		r.m.leader.Set(0)
+	}()
+	bo := backoff{max: r.cfg.MaxBackoff}
+	for ctx.Err() == nil {
+		claimErr, err := r.pump(ctx, conn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if claimErr != nil {
+			return claimErr
+		}
+		r.log.Error("relay publish failed; retrying from the oldest unpublished event", "err", err)
+		if !sleep(ctx, bo.next()) {
+			return nil
+		}
+	}
+	return nil
+}
+
+type batch struct {
+	rows []outbox.Row
+	seqs []int64 // acknowledged rows, to delete
+}
+
+// inflight is the set of rows claimed and not yet deleted (or dropped).
+type inflight struct {
+	mu  sync.Mutex
+	set map[int64]struct{}
+}
+
+func (f *inflight) add(rows []outbox.Row) {
+	f.mu.Lock()
+	for _, row := range rows {
+		f.set[row.Seq] = struct{}{}
+	}
+	f.mu.Unlock()
+}
+
+func (f *inflight) remove(rows []outbox.Row) {
+	f.mu.Lock()
+	for _, row := range rows {
+		delete(f.set, row.Seq)
+	}
+	f.mu.Unlock()
+}
+
+func (f *inflight) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.set)
+}
+
+// pump runs claim → publish → delete until an error. It returns claimErr for
+// a failed claim and err for a failed publish or delete.
+func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fl := &inflight{set: make(map[int64]struct{})}
+	toPublish := make(chan *batch, 1)
+	toDelete := make(chan *batch, 2)
+	deleted := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // publisher
+		defer wg.Done()
+		defer close(toDelete)
+		for b := range toPublish {
+			if ctx.Err() != nil {
+				fl.remove(b.rows)
+				continue
+			}
+			if err := r.publish(ctx, b); err != nil {
+				cancel(err)
+				fl.remove(b.rows)
+			}
+			if len(b.seqs) > 0 {
+				toDelete <- b
+			}
+		}
+	}()
+	go func() { // deleter
+		defer wg.Done()
+		for b := range toDelete {
+			// Delete even after a failure elsewhere: these rows are in the
+			// stream. A fresh context bounded by the retry horizon, because
+			// the pump's may already be cancelled.
+			var err error
+			if r.cfg.beforeDelete != nil {
+				err = r.cfg.beforeDelete()
+			}
+			if err == nil {
+				dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RetryHorizon/4)
+				err = r.ob.Delete(dctx, b.seqs)
+				dcancel()
+			}
+			if err != nil {
+				cancel(err)
+			}
+			fl.remove(b.rows)
+			select {
+			case deleted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer close(toPublish)
+
+	poll := time.NewTimer(r.cfg.PollInterval)
+	defer poll.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		rows, err := r.ob.Pending(ctx, conn, make([]outbox.Row, 0, r.cfg.BatchSize), r.cfg.BatchSize, fl.len(), func(seq int64) bool {
+			fl.mu.Lock()
+			_, ok := fl.set[seq]
+			fl.mu.Unlock()
+			return ok
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			return err, nil
+		}
+		if len(rows) == 0 {
+			poll.Reset(r.cfg.PollInterval)
+			select {
+			case <-ctx.Done():
+			case <-r.ob.Wakeups():
+			case <-deleted: // rows left the flight; some may have been skipped
+			case <-poll.C:
+			}
+			continue
+		}
+		fl.add(rows)
+		select {
+		case toPublish <- &batch{rows: rows}:
+		case <-ctx.Done():
+			fl.remove(rows)
+		}
+	}
+}
+
+// publish sends every row of b and waits for every ack, in order. The seqs of
+// acknowledged rows are left in b.seqs, whether or not an error follows.
+func (r *Relay) publish(ctx context.Context, b *batch) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(b.rows))
+	var pubErr error
+	for _, row := range b.rows {
+		e := row.Event
+		msg := &nats.Msg{Subject: r.cfg.Subject(e), Header: nats.Header(e.Header()), Data: e.Data}
+		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
+		if err != nil {
+			pubErr = fmt.Errorf("relay: publish %s: %w", e.ID, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+	now := time.Now()
+	b.seqs = make([]int64, 0, len(futures))
+	var ackErr error
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			if ackErr == nil {
+				b.seqs = append(b.seqs, b.rows[i].Seq)
+				r.m.dwell.Observe(now.Sub(b.rows[i].Event.Time).Seconds())
+			}
+		case err := <-f.Err():
+			if ackErr == nil {
+				ackErr = fmt.Errorf("relay: publish %s: %w", b.rows[i].Event.ID, err)
+			}
+		case <-ctx.Done():
+			if ackErr == nil {
+				ackErr = context.Cause(ctx)
+			}
+		}
+	}
+	r.m.published.Add(float64(len(b.seqs)))
+	if err := errors.Join(pubErr, ackErr); err != nil {
+		r.m.errors.Inc()
+		return err
+	}
+	return nil
+}
+
+// backoff doubles from 50 ms up to max, with jitter.
+type backoff struct {
+	max time.Duration
+	cur time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = 50 * time.Millisecond
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur/2 + rand.N(b.cur/2+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleep waits d or until ctx is done; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

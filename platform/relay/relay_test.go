@@ -1,0 +1,393 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bounded-dev/bounded/platform/bus"
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/outbox"
+	"github.com/bounded-dev/bounded/platform/relay"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+	"github.com/bounded-dev/bounded/platform/testenv"
+	"github.com/bounded-dev/bounded/platform/toolkittest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// fixture is one outbox and the stream its relay publishes to.
+type fixture struct {
+	db     *sqldb.DB
+	ob     *outbox.Outbox
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream string
+	prefix string // subject prefix and event source
+}
+
+func newFixture(t *testing.T, d sqldb.Dialect, natsURL string) *fixture {
+	t.Helper()
+	f := &fixture{db: toolkittest.NewDB(t, d)}
+	f.attach(t, natsURL)
+	return f
+}
+
+func (f *fixture) attach(t *testing.T, natsURL string) {
+	t.Helper()
+	var err error
+	if f.ob, err = outbox.New(f.db, outbox.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	f.nc = toolkittest.Connect(t, natsURL)
+	if f.js, err = jetstream.New(f.nc); err != nil {
+		t.Fatal(err)
+	}
+	if f.stream == "" {
+		f.prefix = testenv.UniqueName("svc")
+		f.stream = f.prefix
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = f.js.DeleteStream(ctx, f.stream)
+		})
+	}
+}
+
+func (f *fixture) config(t *testing.T) relay.Config {
+	return relay.Config{
+		Stream:       jetstream.StreamConfig{Name: f.stream, Subjects: []string{f.prefix + ".>"}, Storage: jetstream.FileStorage},
+		Logger:       toolkittest.Logger(t),
+		PollInterval: 200 * time.Millisecond,
+	}
+}
+
+// start runs a relay until the test ends (or until the returned stop is
+// called) and returns a channel with Run's result.
+func (f *fixture) start(t *testing.T, cfg relay.Config) (stop func(), done <-chan error) {
+	t.Helper()
+	r, err := relay.New(f.ob, f.nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		ch <- r.Run(ctx)
+		close(finished)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-finished:
+			case <-time.After(10 * time.Second):
+				t.Error("relay did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop, ch
+}
+
+type payload struct {
+	Agg string `json:"agg"`
+	N   int    `json:"n"`
+}
+
+func (f *fixture) event(t testing.TB, agg string, n int) contract.Event {
+	e, err := contract.New(f.prefix, f.prefix+".thing_happened.v1", agg, payload{agg, n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// write records events in one transaction each.
+func (f *fixture) write(t testing.TB, events ...contract.Event) {
+	t.Helper()
+	for _, e := range events {
+		err := f.db.Transact(context.Background(), func(tx *sqldb.Tx) error { return f.ob.Record(context.Background(), tx, e) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// collect reads the whole stream from the start with an ordered consumer
+// until want messages arrived or the deadline passed.
+func (f *fixture) collect(t *testing.T, want int, within time.Duration) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	cons, err := f.js.OrderedConsumer(ctx, f.stream, jetstream.OrderedConsumerConfig{})
+	for errors.Is(err, jetstream.ErrStreamNotFound) && ctx.Err() == nil { // the relay creates it
+		time.Sleep(20 * time.Millisecond)
+		cons, err = f.js.OrderedConsumer(ctx, f.stream, jetstream.OrderedConsumerConfig{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []jetstream.Msg
+	for len(got) < want {
+		batch, err := cons.Fetch(want-len(got), jetstream.FetchMaxWait(time.Second))
+		if err != nil && ctx.Err() == nil {
+			continue
+		}
+		for m := range batch.Messages() {
+			got = append(got, m)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return got
+}
+
+func (f *fixture) streamMsgs(t *testing.T) uint64 {
+	t.Helper()
+	st, err := f.js.Stream(context.Background(), f.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func (f *fixture) waitEmpty(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		n, _, err := f.ob.Backlog(context.Background())
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d rows after %s (err %v)", n, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// each runs fn against every dialect, with the shared NATS server.
+func each(t *testing.T, fn func(t *testing.T, d sqldb.Dialect, natsURL string)) {
+	for _, d := range toolkittest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, d, testenv.NATS(t))
+		})
+	}
+}
+
+func TestPublishesEveryEventOnceWithItsAttributes(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		f.start(t, f.config(t))
+		var sent []contract.Event
+		for i := range 50 {
+			e := f.event(t, fmt.Sprintf("a%d", i%5), i)
+			e.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+			sent = append(sent, e)
+		}
+		f.write(t, sent...)
+		got := f.collect(t, len(sent), 20*time.Second)
+		if len(got) != len(sent) {
+			t.Fatalf("received %d of %d events", len(got), len(sent))
+		}
+		for i, m := range got {
+			e, err := contract.FromMessage(m.Headers(), m.Data())
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			want := sent[i]
+			if e.ID != want.ID || e.Type != want.Type || e.Subject != want.Subject || e.Source != want.Source ||
+				string(e.Data) != string(want.Data) || e.TraceParent != want.TraceParent || !e.Time.Equal(want.Time.Truncate(time.Microsecond)) && !e.Time.Equal(want.Time) {
+				t.Fatalf("message %d = %+v, want %+v", i, e, want)
+			}
+			if id := m.Headers().Get(jetstream.MsgIDHeader); id != want.ID {
+				t.Fatalf("message %d Nats-Msg-Id = %q, want the event id %q", i, id, want.ID)
+			}
+			if m.Subject() != want.Type {
+				t.Fatalf("message %d subject = %q, want %q", i, m.Subject(), want.Type)
+			}
+		}
+		f.waitEmpty(t, 10*time.Second)
+	})
+}
+
+// TestPerAggregateOrderWithConcurrentWriters has 8 writers record events for
+// the same 10 aggregates at once. Inside each transaction, after Record
+// returned, the writer notes the event in its aggregate's list: Record holds
+// the aggregate's lock until commit (SQLite: the one writer connection), so
+// the lists are in commit order, and the stream must agree with them.
+func TestPerAggregateOrderWithConcurrentWriters(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		cfg := f.config(t)
+		cfg.BatchSize = 64 // many batches, so that claims overlap commits
+		f.start(t, cfg)
+		const writers, perWriter, aggs = 8, 150, 10
+		var mu sync.Mutex
+		order := map[string][]string{}
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range perWriter {
+					agg := fmt.Sprintf("agg-%d", rand.IntN(aggs))
+					e := f.event(t, agg, w*perWriter+i)
+					err := f.db.Transact(context.Background(), func(tx *sqldb.Tx) error {
+						if err := f.ob.Record(context.Background(), tx, e); err != nil {
+							return err
+						}
+						mu.Lock()
+						order[agg] = append(order[agg], e.ID)
+						mu.Unlock()
+						return nil
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		got := f.collect(t, writers*perWriter, 30*time.Second)
+		if len(got) != writers*perWriter {
+			t.Fatalf("received %d of %d", len(got), writers*perWriter)
+		}
+		seen := map[string][]string{}
+		for _, m := range got {
+			seen[m.Headers().Get("ce-subject")] = append(seen[m.Headers().Get("ce-subject")], m.Headers().Get("ce-id"))
+		}
+		for agg, want := range order {
+			if fmt.Sprint(seen[agg]) != fmt.Sprint(want) {
+				t.Errorf("aggregate %s: stream order differs from commit order\n got %v\nwant %v", agg, seen[agg], want)
+			}
+		}
+	})
+}
+
+func TestRefusesAShortDuplicateWindow(t *testing.T) {
+	f := newFixture(t, sqldb.SQLite, testenv.NATS(t))
+	cfg := f.config(t)
+	cfg.Stream.Duplicates = 30 * time.Second
+	cfg.RetryHorizon = 2 * time.Minute
+	_, done := f.start(t, cfg)
+	select {
+	case err := <-done:
+		if !errors.Is(err, relay.ErrDuplicateWindow) {
+			t.Fatalf("Run = %v, want ErrDuplicateWindow", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not refuse the stream")
+	}
+}
+
+// TestNATSDownNothingLost stops the NATS server while writers keep
+// committing, then starts it again: every event reaches the stream once.
+func TestNATSDownNothingLost(t *testing.T) {
+	for _, d := range toolkittest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			srv := testenv.EmbeddedNATS(t)
+			f := newFixture(t, d, srv.ClientURL())
+			f.start(t, f.config(t))
+			next := 0
+			writeSome := func(n int) {
+				for range n {
+					f.write(t, f.event(t, fmt.Sprintf("a%d", next%7), next))
+					next++
+				}
+			}
+			writeSome(100)
+			f.waitEmpty(t, 10*time.Second)
+			srv = restartNATS(t, srv, func() { writeSome(300) }) // written while NATS is down
+			writeSome(100)
+			f.waitEmpty(t, 30*time.Second)
+			if n := f.streamMsgs(t); n != uint64(next) {
+				t.Fatalf("stream holds %d messages, want %d", n, next)
+			}
+			got := f.collect(t, next, 20*time.Second)
+			for i, m := range got {
+				var p payload
+				e, _ := contract.FromMessage(m.Headers(), m.Data())
+				if err := jsonUnmarshal(e.Data, &p); err != nil || p.N != i {
+					t.Fatalf("message %d carries n=%d (err %v): order or completeness broken", i, p.N, err)
+				}
+			}
+		})
+	}
+}
+
+// TestKilledBetweenPublishAndDelete makes the first relay fail every delete
+// after its publishes were acknowledged (as if killed right there), then
+// starts a second relay: it publishes the same rows again, JetStream drops
+// the copies, and the stream holds each event once.
+func TestKilledBetweenPublishAndDelete(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		killed := make(chan struct{})
+		var once sync.Once
+		killedCfg := relay.WithBeforeDeleteHook(f.config(t), func() error {
+			once.Do(func() { close(killed) })
+			return errors.New("killed before delete")
+		})
+		var events []contract.Event
+		for i := range 200 {
+			events = append(events, f.event(t, fmt.Sprintf("a%d", i%3), i))
+		}
+		f.write(t, events...)
+		stop, _ := f.start(t, killedCfg)
+		<-killed
+		stop()
+		if n, _, _ := f.ob.Backlog(context.Background()); n == 0 {
+			t.Fatal("the killed relay deleted rows; the test exercises nothing")
+		}
+		if n := f.streamMsgs(t); n == 0 {
+			t.Fatal("the killed relay published nothing; the test exercises nothing")
+		}
+		f.start(t, f.config(t))
+		f.waitEmpty(t, 20*time.Second)
+		if n := f.streamMsgs(t); n != uint64(len(events)) {
+			t.Fatalf("stream holds %d messages for %d events: a re-publish was not deduplicated", n, len(events))
+		}
+	})
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// restartNATS shuts srv down, runs during, and starts a server on the same
+// port and store again, stopped when the test ends.
+func restartNATS(t *testing.T, srv *bus.Embedded, during func()) *bus.Embedded {
+	t.Helper()
+	port, dir := srv.Port(), srv.Dir()
+	srv.Shutdown()
+	during()
+	again, err := bus.StartEmbedded(bus.EmbeddedConfig{Dir: dir, Port: port})
+	if err != nil {
+		t.Fatalf("restart NATS: %v", err)
+	}
+	t.Cleanup(again.Shutdown)
+	return again
+}

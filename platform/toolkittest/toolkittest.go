@@ -1,0 +1,97 @@
+// Package toolkittest gives tests of code built on the toolkit what they
+// need in one call: a fresh database of either dialect with the toolkit's
+// tables, a NATS connection, an outbox. The servers come from package
+// testenv (real PostgreSQL and NATS, never mocks).
+package toolkittest
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bounded-dev/bounded/platform/bus"
+	"github.com/bounded-dev/bounded/platform/inbox"
+	"github.com/bounded-dev/bounded/platform/outbox"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+	"github.com/bounded-dev/bounded/platform/testenv"
+)
+
+// Dialects are the engines every toolkit contract suite runs against.
+var Dialects = []sqldb.Dialect{sqldb.SQLite, sqldb.Postgres}
+
+// Context returns a context cancelled when the test ends, with a generous
+// bound so that a hung test fails instead of hanging the suite.
+func Context(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// DSN returns the DSN of a new, empty database of dialect d, removed when the
+// test ends.
+func DSN(tb testing.TB, d sqldb.Dialect) string {
+	tb.Helper()
+	if d == sqldb.Postgres {
+		return testenv.NewPostgresDB(tb)
+	}
+	return filepath.Join(tb.TempDir(), "test.db")
+}
+
+// OpenDB opens dsn, migrates the outbox and inbox tables into it, and closes
+// it when the test ends.
+func OpenDB(tb testing.TB, dsn string) *sqldb.DB {
+	tb.Helper()
+	ctx := Context(tb)
+	db, err := sqldb.Open(ctx, sqldb.Config{DSN: dsn})
+	if err != nil {
+		tb.Fatalf("open %s: %v", dsn, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	ob, err := outbox.New(db, outbox.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ob.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := inbox.Migrate(ctx, db); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// NewDB is DSN followed by OpenDB.
+func NewDB(tb testing.TB, d sqldb.Dialect) *sqldb.DB {
+	tb.Helper()
+	return OpenDB(tb, DSN(tb, d))
+}
+
+// Connect connects to the NATS server at url, closed when the test ends.
+func Connect(tb testing.TB, url string) *nats.Conn {
+	tb.Helper()
+	nc, err := bus.Connect(bus.ConnConfig{URL: url, Name: tb.Name(), Logger: Logger(tb),
+		ReconnectWait: 50 * time.Millisecond, ReconnectJitter: 10 * time.Millisecond})
+	if err != nil {
+		tb.Fatalf("connect %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// Logger returns a logger that writes to the test's log.
+func Logger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}
