@@ -8,7 +8,9 @@
 // and is acknowledged without running the handler again.
 //
 // Failures. A handler error rolls the transaction back and the event is
-// retried in place, with backoff, up to MaxAttempts; then it is written to the
+// retried in place, with backoff, up to MaxAttempts (an unavailable database,
+// see sqldb.IsUnavailable, is retried for as long as it lasts and uses up no
+// attempt); then it is written to the
 // consumer's dead-letter table (with the error, the attempt count and the raw
 // message), its inbox row is inserted so that a redelivery stays a no-op, and
 // it is acknowledged so that the stream moves on. An event that cannot be
@@ -309,10 +311,11 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	var lastErr error
+	outage := 0 // consecutive failures because the database was unavailable
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
-		if attempt > 1 {
+		if attempt > 1 || outage > 0 {
 			c.m.retries.Inc()
-			if !c.wait(ctx, msg, c.cfg.Backoff(attempt-1)) {
+			if !c.wait(ctx, msg, c.cfg.Backoff(max(attempt-1, outage))) {
 				return
 			}
 		}
@@ -330,6 +333,16 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 		if ctx.Err() != nil {
 			return // shutting down: JetStream redelivers it
 		}
+		if sqldb.IsUnavailable(err) {
+			// Not the event's fault: try again without using up an
+			// attempt, for as long as the outage lasts.
+			if outage++; outage == 1 {
+				c.log.Warn("database unavailable; retrying until it is back", "event", e.ID, "err", err)
+			}
+			attempt--
+			continue
+		}
+		outage = 0
 		lastErr = err
 		if isPermanent(err) {
 			c.deadLetter(ctx, msg, meta, e, err, attempt)

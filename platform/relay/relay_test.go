@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // fixture is one outbox and the stream its relay publishes to.
 type fixture struct {
+	dsn    string
 	db     *sqldb.DB
 	ob     *outbox.Outbox
 	nc     *nats.Conn
@@ -36,7 +37,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, d sqldb.Dialect, natsURL string) *fixture {
 	t.Helper()
-	f := &fixture{db: toolkittest.NewDB(t, d)}
+	f := &fixture{dsn: toolkittest.DSN(t, d)}
+	f.db = toolkittest.OpenDB(t, f.dsn)
 	f.attach(t, natsURL)
 	return f
 }
@@ -390,4 +392,42 @@ func restartNATS(t *testing.T, srv *bus.Embedded, during func()) *bus.Embedded {
 	}
 	t.Cleanup(again.Shutdown)
 	return again
+}
+
+// TestSurvivesADatabaseRestart restarts the outbox's PostgreSQL database (as
+// its clients see it) under a running relay while writers keep trying: every
+// committed event reaches the stream once and in order, without help.
+func TestSurvivesADatabaseRestart(t *testing.T) {
+	f := newFixture(t, sqldb.Postgres, testenv.NATS(t))
+	f.start(t, f.config(t))
+	const total = 400
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := 0; i < total; {
+			e := f.event(t, "agg", i)
+			err := f.db.Transact(context.Background(), func(tx *sqldb.Tx) error { return f.ob.Record(context.Background(), tx, e) })
+			if err != nil {
+				time.Sleep(50 * time.Millisecond) // the database is down: try again
+				continue
+			}
+			i++
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	toolkittest.RestartPostgresDB(t, f.dsn, 2*time.Second)
+	<-written
+	f.waitEmpty(t, 30*time.Second)
+	got := f.collect(t, total, 20*time.Second)
+	if len(got) != total {
+		t.Fatalf("received %d of %d", len(got), total)
+	}
+	for i, m := range got {
+		var p payload
+		e, _ := contract.FromMessage(m.Headers(), m.Data())
+		if err := json.Unmarshal(e.Data, &p); err != nil || p.N != i {
+			t.Fatalf("message %d carries n=%d (err %v)", i, p.N, err)
+		}
+	}
 }
