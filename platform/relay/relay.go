@@ -123,14 +123,22 @@ func (c *Config) setDefaults() {
 	if c.Stream.Duplicates == 0 {
 		c.Stream.Duplicates = c.RetryHorizon
 	}
-	if c.LockKey == 0 {
-		h := fnv.New64a()
-		h.Write([]byte("bounded.relay." + c.Stream.Name))
-		c.LockKey = int64(h.Sum64() >> 1)
-	}
+	c.LockKey = c.LeaderLockKey()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// LeaderLockKey is the PostgreSQL advisory lock key the leader holds:
+// LockKey, or one derived from the stream name. The leader's backend shows
+// in pg_locks with classid = key>>32, objid = key&0xffffffff, objsubid = 1.
+func (c Config) LeaderLockKey() int64 {
+	if c.LockKey != 0 {
+		return c.LockKey
+	}
+	h := fnv.New64a()
+	h.Write([]byte("bounded.relay." + c.Stream.Name))
+	return int64(h.Sum64() >> 1)
 }
 
 // Validate reports a configuration that cannot work.
