@@ -1,0 +1,228 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/outbox"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+	"github.com/bounded-dev/bounded/platform/testenv"
+	"github.com/bounded-dev/bounded/platform/toolkittest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newOutbox(t *testing.T, db *sqldb.DB, cfg outbox.Config) *outbox.Outbox {
+	t.Helper()
+	ob, err := outbox.New(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ob
+}
+
+func event(t *testing.T, subject string, data any) contract.Event {
+	t.Helper()
+	e, err := contract.New("orders", "orders.order_confirmed.v1", subject, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func pending(t *testing.T, ob *outbox.Outbox) []outbox.Row {
+	t.Helper()
+	rows, err := ob.Pending(context.Background(), nil, nil, 1000, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func each(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
+	for _, d := range toolkittest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, toolkittest.NewDB(t, d))
+		})
+	}
+}
+
+func TestRecordCommitsAndRollsBackWithTheTransaction(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		kept, dropped := event(t, "o-1", map[string]int{"n": 1}), event(t, "o-2", map[string]int{"n": 2})
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, kept) }); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("domain rule broken")
+		err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			if err := ob.Record(ctx, tx, dropped); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Transact = %v, want the callback's error", err)
+		}
+		rows := pending(t, ob)
+		if len(rows) != 1 {
+			t.Fatalf("%d rows pending, want 1", len(rows))
+		}
+		got := rows[0].Event
+		if got.ID != kept.ID || got.Type != kept.Type || got.Subject != kept.Subject || got.Source != kept.Source ||
+			string(got.Data) != string(kept.Data) || got.DataContentType != kept.DataContentType ||
+			got.Time.Sub(kept.Time).Abs() > time.Microsecond {
+			t.Fatalf("stored %+v, recorded %+v", got, kept)
+		}
+		n, oldest, err := ob.Backlog(ctx)
+		if err != nil || n != 1 || oldest.Sub(kept.Time).Abs() > time.Microsecond {
+			t.Fatalf("Backlog = %d, %v, %v", n, oldest, err)
+		}
+		if err := ob.Delete(ctx, []int64{rows[0].Seq, 999999}); err != nil {
+			t.Fatal(err)
+		}
+		if rows := pending(t, ob); len(rows) != 0 {
+			t.Fatalf("%d rows left after delete", len(rows))
+		}
+	})
+}
+
+func TestRecordRejectsBadEvents(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{MaxEventBytes: 1024})
+		invalid := event(t, "o-1", 1)
+		invalid.Type = "NotAType"
+		big := event(t, "o-1", strings.Repeat("x", 2000))
+		for name, tc := range map[string]struct {
+			e    contract.Event
+			want error
+		}{
+			"invalid type": {invalid, contract.ErrMalformed},
+			"too large":    {big, outbox.ErrTooLarge},
+		} {
+			err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, tc.e) })
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s: Record = %v, want %v", name, err, tc.want)
+			}
+		}
+		if rows := pending(t, ob); len(rows) != 0 {
+			t.Fatalf("a rejected event was stored: %+v", rows)
+		}
+	})
+}
+
+func TestPendingIsInSeqOrderAndSkipsInFlightRows(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		var ids []string
+		err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			var evs []contract.Event
+			for i := range 10 {
+				e := event(t, []string{"b", "a", "c"}[i%3], i) // several subjects in one call
+				evs = append(evs, e)
+				ids = append(ids, e.ID)
+			}
+			return ob.Record(ctx, tx, evs...)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := pending(t, ob)
+		for i, r := range all {
+			if r.Event.ID != ids[i] {
+				t.Fatalf("row %d is %s, want %s: not in record order", i, r.Event.ID, ids[i])
+			}
+		}
+		inFlight := map[int64]bool{all[0].Seq: true, all[3].Seq: true}
+		rows, err := ob.Pending(ctx, nil, nil, 4, len(inFlight), func(s int64) bool { return inFlight[s] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Event.ID)
+		}
+		if want := []string{ids[1], ids[2], ids[4], ids[5]}; strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("Pending skipping in-flight rows = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestCommitWakesTheLocalRelay(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		select {
+		case <-ob.Wakeups():
+			t.Fatal("woken before any commit")
+		default:
+		}
+		_ = db.Transact(ctx, func(tx *sqldb.Tx) error {
+			_ = ob.Record(ctx, tx, event(t, "o-1", 1))
+			return errors.New("roll back")
+		})
+		select {
+		case <-ob.Wakeups():
+			t.Fatal("woken by a rolled-back transaction")
+		default:
+		}
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, event(t, "o-1", 1)) }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ob.Wakeups():
+		case <-time.After(time.Second):
+			t.Fatal("a commit did not wake the relay")
+		}
+	})
+}
+
+// TestNotifiesOtherProcessesOnlyWithoutALocalLeader listens on the outbox
+// channel as a relay in another process would.
+func TestNotifiesOtherProcessesOnlyWithoutALocalLeader(t *testing.T) {
+	dsn := toolkittest.DSN(t, sqldb.Postgres)
+	db := toolkittest.OpenDB(t, dsn)
+	ob := newOutbox(t, db, outbox.Config{})
+	ctx := toolkittest.Context(t)
+	l, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	if _, err := l.Exec(ctx, "LISTEN "+outbox.NotifyChannel); err != nil {
+		t.Fatal(err)
+	}
+	notified := func() bool {
+		wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		_, err := l.WaitForNotification(wctx)
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && wctx.Err() == nil {
+			t.Fatalf("listen: %v", err)
+		}
+		return err == nil
+	}
+	record := func() {
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, event(t, "o-1", 1)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record()
+	if !notified() {
+		t.Fatal("no NOTIFY without a local leader")
+	}
+	ob.SetLocalLeader(true)
+	record()
+	if notified() {
+		t.Fatal("NOTIFY sent although the local relay leads")
+	}
+}

@@ -1,0 +1,173 @@
+package sqldb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/bounded-dev/bounded/platform/sqldb"
+	"github.com/bounded-dev/bounded/platform/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func open(t *testing.T, d sqldb.Dialect) *sqldb.DB {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "svc.db")
+	if d == sqldb.Postgres {
+		dsn = testenv.NewPostgresDB(t)
+	}
+	db, err := sqldb.Open(context.Background(), sqldb.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if db.Dialect() != d {
+		t.Fatalf("dialect %s, want %s", db.Dialect(), d)
+	}
+	if err := db.Migrate(context.Background(), os.DirFS("testdata/migrations"), "things_version"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func each(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
+	for _, d := range []sqldb.Dialect{sqldb.SQLite, sqldb.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, open(t, d))
+		})
+	}
+}
+
+func count(t *testing.T, db *sqldb.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM things`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestTransactCommitsOrRollsBack(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		var dbHook, txHook int
+		db.OnCommit(func() { dbHook++ })
+		insert := func(tx *sqldb.Tx, id int) error {
+			_, err := tx.ExecContext(ctx, tx.Dialect().Rebind(`INSERT INTO things (id, name) VALUES ($1, $2)`), id, fmt.Sprint("thing ", id))
+			return err
+		}
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			tx.AfterCommit(func() { txHook++ })
+			return insert(tx, 1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			tx.AfterCommit(func() { txHook++ })
+			if err := insert(tx, 2); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("Transact = %v, want boom", err)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("panic not passed on")
+				}
+			}()
+			_ = db.Transact(ctx, func(tx *sqldb.Tx) error {
+				_ = insert(tx, 3)
+				panic("bug")
+			})
+		}()
+		if n := count(t, db); n != 1 {
+			t.Fatalf("%d rows, want 1: a rolled-back transaction left rows", n)
+		}
+		if dbHook != 1 || txHook != 1 {
+			t.Fatalf("after-commit hooks ran db=%d tx=%d times, want 1 and 1", dbHook, txHook)
+		}
+		// Migrate again: a no-op.
+		if err := db.Migrate(ctx, os.DirFS("testdata/migrations"), "things_version"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestConcurrentWriters runs 16 goroutines writing at once: on SQLite they
+// queue for the one writer connection instead of failing with SQLITE_BUSY.
+func TestConcurrentWriters(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 16*50)
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 50 {
+					errs <- db.Transact(ctx, func(tx *sqldb.Tx) error {
+						_, err := tx.ExecContext(ctx, tx.Dialect().Rebind(`INSERT INTO things (id, name) VALUES ($1, 'x')`), w*1000+i)
+						return err
+					})
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := count(t, db); n != 800 {
+			t.Fatalf("%d rows, want 800", n)
+		}
+	})
+}
+
+func TestSQLiteReadersCannotWrite(t *testing.T) {
+	db := open(t, sqldb.SQLite)
+	if _, err := db.Reader().ExecContext(context.Background(), `INSERT INTO things (id, name) VALUES (1, 'x')`); err == nil {
+		t.Fatal("a write through the reader pool succeeded")
+	}
+	var mode string
+	if err := db.QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	for name, cfg := range map[string]sqldb.Config{
+		"empty DSN":           {},
+		"bad synchronous":     {DSN: filepath.Join(t.TempDir(), "x.db"), SQLiteSynchronous: "SOMETIMES"},
+		"unreachable":         {DSN: "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"},
+		"directory not there": {DSN: "/nonexistent/dir/x.db"},
+	} {
+		if db, err := sqldb.Open(ctx, cfg); err == nil {
+			db.Close()
+			t.Errorf("%s: Open succeeded", name)
+		} else if name == "unreachable" && !sqldb.IsUnavailable(err) {
+			t.Errorf("%s: IsUnavailable(%v) = false", name, err)
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	q := `SELECT $1, $2 WHERE a = $1 AND b = $10`
+	if got := sqldb.SQLite.Rebind(q); got != `SELECT ?1, ?2 WHERE a = ?1 AND b = ?10` {
+		t.Fatalf("SQLite.Rebind = %q", got)
+	}
+	if got := sqldb.Postgres.Rebind(q); got != q {
+		t.Fatalf("Postgres.Rebind = %q", got)
+	}
+}

@@ -1,0 +1,5 @@
+-- +goose Up
+CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+
+-- +goose Down
+DROP TABLE things;
