@@ -114,11 +114,11 @@ func Connect(cfg ConnConfig) (*nats.Conn, error) {
 			log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			// Without an error the disconnect is our own Close, which the
+			// closed handler reports.
 			if err != nil {
 				log.Warn("nats disconnected; reconnecting", "err", err)
-				return
 			}
-			log.Info("nats disconnected")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())

@@ -100,20 +100,33 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: start embedded nats: %w", err)
 	}
-	if cfg.Logger != nil {
-		debug := cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
-		srv.SetLoggerV2(slogAdapter{cfg.Logger}, debug, false, false)
-	}
+	// The adapter is installed even without a Logger: it also catches the
+	// server's fatal errors (a port in use, say), which arrive only as log
+	// lines, so that StartEmbedded fails at once and says why.
+	logger := &serverLogger{l: cfg.Logger, fatal: make(chan string, 1)}
+	debug := cfg.Logger != nil && cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
+	srv.SetLoggerV2(logger, debug, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(cfg.ReadyTimeout) {
+	stop := func() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("bus: start embedded nats on %s: not ready after %s",
-			net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), cfg.ReadyTimeout)
+	}
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	deadline := time.Now().Add(cfg.ReadyTimeout)
+	for !srv.ReadyForConnections(25 * time.Millisecond) {
+		select {
+		case msg := <-logger.fatal:
+			stop()
+			return nil, fmt.Errorf("bus: start embedded nats on %s: %s", addr, msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("bus: start embedded nats on %s: not ready after %s", addr, cfg.ReadyTimeout)
+		}
 	}
 	if !srv.JetStreamEnabled() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		stop()
 		return nil, fmt.Errorf("bus: start embedded nats: JetStream did not start (store dir %q)", cfg.Dir)
 	}
 	return &Embedded{srv: srv, cfg: cfg}, nil
@@ -147,20 +160,33 @@ func (e *Embedded) Shutdown() {
 	e.srv.WaitForShutdown()
 }
 
-// slogAdapter routes the server's logger interface to slog.
-type slogAdapter struct{ l *slog.Logger }
+// serverLogger routes the server's log lines to slog (if l is set) and
+// passes the first fatal one to StartEmbedded.
+type serverLogger struct {
+	l     *slog.Logger // nil: discard
+	fatal chan string  // capacity 1
+}
 
-var _ server.Logger = slogAdapter{}
+var _ server.Logger = (*serverLogger)(nil)
 
-func (a slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *serverLogger) log(level slog.Level, format string, v []any) {
+	if a.l != nil {
+		a.l.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	}
+}
 
-// Fatalf logs at error level. The server's own logger would exit the
-// process; a library must not, so the caller sees the failure through
-// StartEmbedded's readiness check instead.
-func (a slogAdapter) Fatalf(format string, v ...any) {
-	a.l.Error(fmt.Sprintf(format, v...), "fatal", true)
+func (a *serverLogger) Noticef(format string, v ...any) { a.log(slog.LevelInfo, format, v) }
+func (a *serverLogger) Warnf(format string, v ...any)   { a.log(slog.LevelWarn, format, v) }
+func (a *serverLogger) Errorf(format string, v ...any)  { a.log(slog.LevelError, format, v) }
+func (a *serverLogger) Debugf(format string, v ...any)  { a.log(slog.LevelDebug, format, v) }
+func (a *serverLogger) Tracef(format string, v ...any)  { a.log(slog.LevelDebug, format, v) }
+
+// Fatalf logs at error level and reports the message to StartEmbedded. The
+// server's own logger would exit the process; a library must not.
+func (a *serverLogger) Fatalf(format string, v ...any) {
+	a.log(slog.LevelError, format, v)
+	select {
+	case a.fatal <- fmt.Sprintf(format, v...):
+	default:
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +48,10 @@ func (c *cluster) Stop() error {
 	}
 	return nil
 }
+
+// interruptSignal asks the postmaster for a fast shutdown. Where signals
+// cannot be sent (Windows) Stop kills it after the grace period instead.
+const interruptSignal = syscall.SIGINT
 
 // postgresBinaries finds initdb and postgres: first in PATH, then in the
 // newest /usr/lib/postgresql/<version>/bin (Debian's layout, not in PATH).

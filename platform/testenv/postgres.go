@@ -58,7 +58,12 @@ func skipPostgres(tb testing.TB, reason string) {
 	if RealServersRequired() {
 		tb.Fatalf("testenv: PostgreSQL required (%s=true) but %s", EnvCI, reason)
 	}
-	state.pgSkips.Add(1)
+	state.mu.Lock()
+	if state.pgSkips == nil {
+		state.pgSkips = make(map[string]int)
+	}
+	state.pgSkips[reason]++
+	state.mu.Unlock()
 	tb.Skipf("testenv: PostgreSQL: %s", reason)
 }
 

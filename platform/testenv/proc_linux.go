@@ -10,9 +10,6 @@ import (
 
 type sysProcAttr = syscall.SysProcAttr
 
-// interruptSignal asks the postmaster for a fast shutdown.
-var interruptSignal = syscall.SIGINT
-
 // procAttrs returns a constructor of process attributes for initdb and
 // postgres, and the uid/gid that must own their directories (-1 when the
 // current user will do).

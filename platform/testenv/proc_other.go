@@ -10,10 +10,6 @@ import (
 
 type sysProcAttr = syscall.SysProcAttr
 
-// interruptSignal asks the postmaster for a fast shutdown where signals
-// exist; elsewhere Stop falls back to killing it after the grace period.
-var interruptSignal = os.Interrupt
-
 // procAttrs: outside Linux the cluster runs as the current user, which must
 // not be root (initdb and postgres refuse it), and nothing stops the cluster
 // if the test binary dies without calling Main.

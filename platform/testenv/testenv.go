@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,16 +30,16 @@ var state struct {
 	pgOnce      sync.Once
 	pg          pgResult
 	pgAnnounced atomic.Bool
-	pgSkips     atomic.Int64
 
 	natsOnce      sync.Once
 	nats          natsResult
 	natsAnnounced atomic.Bool
 
 	mu       sync.Mutex
-	cluster  *cluster      // throwaway PostgreSQL cluster, if discovery started one
-	embedded *bus.Embedded // process-wide embedded NATS, if discovery started one
-	natsDir  string        // its store dir
+	pgSkips  map[string]int // skipped PostgreSQL tests by reason
+	cluster  *cluster       // throwaway PostgreSQL cluster, if discovery started one
+	embedded *bus.Embedded  // process-wide embedded NATS, if discovery started one
+	natsDir  string         // its store dir
 }
 
 // Main runs the tests of m, prints how many PostgreSQL tests were skipped and
@@ -47,12 +48,8 @@ var state struct {
 // TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	if n := state.pgSkips.Load(); n > 0 {
-		noun := "tests"
-		if n == 1 {
-			noun = "test"
-		}
-		fmt.Printf("testenv: %d PostgreSQL %s skipped: %s\n", n, noun, state.pg.skip)
+	if line := skipSummary(); line != "" {
+		fmt.Println(line)
 	}
 	if err := shutdown(); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
@@ -61,6 +58,27 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// skipSummary is Main's line about skipped PostgreSQL tests, or "" if none were.
+func skipSummary() string {
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	n := 0
+	reasons := make([]string, 0, len(state.pgSkips))
+	for reason, count := range state.pgSkips {
+		n += count
+		reasons = append(reasons, reason)
+	}
+	if n == 0 {
+		return ""
+	}
+	slices.Sort(reasons)
+	noun := "tests"
+	if n == 1 {
+		noun = "test"
+	}
+	return fmt.Sprintf("testenv: %d PostgreSQL %s skipped: %s", n, noun, strings.Join(reasons, "; "))
 }
 
 // shutdown stops the servers that discovery started.
