@@ -6,7 +6,9 @@
 // commit together or not at all. The relay (package relay) later publishes the
 // recorded rows to NATS JetStream and deletes them.
 //
-// Ordering. Rows are numbered by a sequence (seq) as they are inserted. On
+// Ordering. Rows are numbered by a sequence (seq) as they are inserted; a
+// seq is never reused, even after its row is deleted (the relay relies on it:
+// see Delete). On
 // PostgreSQL, Record takes a transaction-scoped advisory lock per event
 // subject (the aggregate id) before inserting, so two transactions recording
 // events for the same aggregate run one after the other: the later one draws
@@ -263,7 +265,9 @@ FROM bounded_outbox ORDER BY seq LIMIT `+ph, limit+skipped)
 }
 
 // Delete removes published rows by seq, in one statement (one short
-// transaction). Deleting a row that is already gone is not an error.
+// transaction). Deleting a row that is already gone is not an error, and
+// can do no harm: seqs are never reused, so a repeated delete cannot hit a
+// newer row.
 func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil

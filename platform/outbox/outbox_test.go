@@ -226,3 +226,29 @@ func TestNotifiesOtherProcessesOnlyWithoutALocalLeader(t *testing.T) {
 		t.Fatal("NOTIFY sent although the local relay leads")
 	}
 }
+
+// TestSeqIsNeverReused guards the invariant Delete's safety rests on: after
+// the table empties, the next row still gets a larger seq.
+func TestSeqIsNeverReused(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		record := func() int64 {
+			if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, event(t, "o-1", 1)) }); err != nil {
+				t.Fatal(err)
+			}
+			rows := pending(t, ob)
+			if len(rows) != 1 {
+				t.Fatalf("%d rows pending, want 1", len(rows))
+			}
+			if err := ob.Delete(ctx, []int64{rows[0].Seq}); err != nil {
+				t.Fatal(err)
+			}
+			return rows[0].Seq
+		}
+		first := record()
+		if second := record(); second <= first {
+			t.Fatalf("seq %d reused or went back (after %d) once the table emptied", second, first)
+		}
+	})
+}

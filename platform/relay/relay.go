@@ -339,9 +339,34 @@ type batch struct {
 }
 
 // inflight is the set of rows claimed and not yet deleted (or dropped).
+//
+// Rows the deleter removed leave the set only when the next claim begins
+// (see settle): a claim whose read began before the delete committed may
+// still see them, and must skip them rather than publish them again.
 type inflight struct {
-	mu  sync.Mutex
-	set map[int64]struct{}
+	mu      sync.Mutex
+	set     map[int64]struct{}
+	deleted []int64
+}
+
+// markDeleted records rows whose delete has committed.
+func (f *inflight) markDeleted(rows []outbox.Row) {
+	f.mu.Lock()
+	for _, row := range rows {
+		f.deleted = append(f.deleted, row.Seq)
+	}
+	f.mu.Unlock()
+}
+
+// settle forgets the rows whose delete committed before now; call it just
+// before a claim reads, whose snapshot cannot show them any more.
+func (f *inflight) settle() {
+	f.mu.Lock()
+	for _, seq := range f.deleted {
+		delete(f.set, seq)
+	}
+	f.deleted = f.deleted[:0]
+	f.mu.Unlock()
 }
 
 func (f *inflight) add(rows []outbox.Row) {
@@ -411,8 +436,10 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 			}
 			if err != nil {
 				cancel(err)
+				fl.remove(b.rows) // not deleted: to be claimed again
+			} else {
+				fl.markDeleted(b.rows)
 			}
-			fl.remove(b.rows)
 			select {
 			case deleted <- struct{}{}:
 			default:
@@ -428,6 +455,7 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
+		fl.settle()
 		rows, err := r.ob.Pending(ctx, conn, make([]outbox.Row, 0, r.cfg.BatchSize), r.cfg.BatchSize, fl.len(), func(seq int64) bool {
 			fl.mu.Lock()
 			_, ok := fl.set[seq]
