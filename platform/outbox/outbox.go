@@ -79,8 +79,12 @@ type Outbox struct {
 	cfg         Config
 	wake        chan struct{}
 	localLeader atomic.Bool
-	insertSQL   string
+	// sqliteInsert is the insert prepared once on SQLite's single writer
+	// connection (the driver would parse it again on every Exec otherwise).
+	sqliteInsert atomic.Pointer[sql.Stmt]
 }
+
+const sqliteInsertSQL = `INSERT INTO bounded_outbox (id, source, type, subject, time, content_type, data, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // ErrTooLarge is returned by Record for an event larger than MaxEventBytes.
 var ErrTooLarge = errors.New("outbox: event too large")
@@ -106,7 +110,17 @@ func (o *Outbox) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("outbox: migrations: %w", err)
 	}
-	return o.db.Migrate(ctx, sub, "bounded_outbox_version")
+	if err := o.db.Migrate(ctx, sub, "bounded_outbox_version"); err != nil {
+		return err
+	}
+	if o.db.Dialect() == sqldb.SQLite && o.sqliteInsert.Load() == nil {
+		st, err := o.db.Writer().PrepareContext(ctx, sqliteInsertSQL)
+		if err != nil {
+			return fmt.Errorf("outbox: prepare: %w", err)
+		}
+		o.sqliteInsert.Store(st)
+	}
+	return nil
 }
 
 // Wakeups delivers a value after events have been committed. A relay in the
@@ -191,10 +205,18 @@ ORDER BY e.ord`,
 }
 
 func (o *Outbox) insertSQLite(ctx context.Context, tx *sqldb.Tx, events []contract.Event) error {
+	var st *sql.Stmt
+	if prepared := o.sqliteInsert.Load(); prepared != nil {
+		st = tx.StmtContext(ctx, prepared)
+		defer st.Close()
+	}
 	for _, e := range events {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO bounded_outbox (id, source, type, subject, time, content_type, data, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+		var err error
+		if st == nil {
+			_, err = tx.ExecContext(ctx, sqliteInsertSQL, e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+		} else {
+			_, err = st.ExecContext(ctx, e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+		}
 		if err != nil {
 			return err
 		}
