@@ -35,6 +35,11 @@ type ConnConfig struct {
 	// ReconnectBufSize is how many bytes of publishes are buffered while
 	// disconnected. Default DefaultReconnectBuf.
 	ReconnectBufSize int
+	// NoReconnectBuffer makes publishes fail at once while disconnected
+	// instead of being buffered and sent after the reconnect. A publisher
+	// that must keep its order (the relay) needs it: a message lost with the
+	// old socket must not be overtaken by buffered messages sent after it.
+	NoReconnectBuffer bool
 }
 
 func (c ConnConfig) withDefaults() ConnConfig {
@@ -102,6 +107,9 @@ func Connect(cfg ConnConfig) (*nats.Conn, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.NoReconnectBuffer {
+		cfg.ReconnectBufSize = -1
+	}
 	log := cfg.Logger.With("nats_client", cfg.Name)
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name(cfg.Name),

@@ -236,26 +236,45 @@ type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Pending appends to dst up to limit rows in seq order, starting from the
-// oldest, skipping those for which skip returns true (rows already in flight
-// in the relay); it reads at most limit+skipped rows. q is the connection to
-// read on (the relay passes the connection that holds its leadership, so that
-// a relay that lost its lock cannot read).
-func (o *Outbox) Pending(ctx context.Context, q Querier, dst []Row, limit, skipped int, skip func(seq int64) bool) ([]Row, error) {
+// Exclude names rows a claim must skip (the relay's rows in flight): every
+// seq from Lo to Hi, except the seqs listed in Holes. The zero value skips
+// nothing.
+type Exclude struct {
+	Lo, Hi int64
+	Holes  []int64
+}
+
+// Pending returns up to limit rows in seq order, starting from the oldest,
+// skipping the rows ex names; the skipping happens in the database, so rows
+// in flight are neither read nor sent. q is the connection to read on (the
+// relay passes the connection that holds its leadership, so that a relay
+// that lost its lock cannot read); nil means the DB's reader pool.
+func (o *Outbox) Pending(ctx context.Context, q Querier, limit int, ex Exclude) ([]Row, error) {
 	if q == nil {
 		q = o.db.Reader()
 	}
-	ph := "$1"
-	if o.db.Dialect() == sqldb.SQLite {
-		ph = "?"
+	var rows *sql.Rows
+	var err error
+	const cols = `SELECT seq, id, source, type, subject, time, content_type, data, traceparent FROM bounded_outbox`
+	sqlite := o.db.Dialect() == sqldb.SQLite
+	switch {
+	case ex.Lo > ex.Hi || ex.Hi == 0:
+		rows, err = q.QueryContext(ctx, o.db.Dialect().Rebind(cols+` ORDER BY seq LIMIT $1`), limit)
+	case sqlite:
+		rows, err = q.QueryContext(ctx, cols+` WHERE seq < ?1 OR seq > ?2 OR seq IN (SELECT value FROM json_each(?3)) ORDER BY seq LIMIT ?4`,
+			ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
+	default:
+		if ex.Holes == nil {
+			ex.Holes = []int64{}
+		}
+		rows, err = q.QueryContext(ctx, cols+` WHERE seq < $1 OR seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT $4`,
+			ex.Lo, ex.Hi, ex.Holes, limit)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT seq, id, source, type, subject, time, content_type, data, traceparent
-FROM bounded_outbox ORDER BY seq LIMIT `+ph, limit+skipped)
 	if err != nil {
-		return dst, fmt.Errorf("outbox: pending: %w", err)
+		return nil, fmt.Errorf("outbox: pending: %w", err)
 	}
 	defer rows.Close()
-	sqlite := o.db.Dialect() == sqldb.SQLite
+	out := make([]Row, 0, limit)
 	var ts string
 	for rows.Next() {
 		var r Row
@@ -270,20 +289,29 @@ FROM bounded_outbox ORDER BY seq LIMIT `+ph, limit+skipped)
 			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &e.Time, &e.DataContentType, &e.Data, &e.TraceParent)
 		}
 		if err != nil {
-			return dst, fmt.Errorf("outbox: pending: scan: %w", err)
+			return nil, fmt.Errorf("outbox: pending: scan: %w", err)
 		}
-		if skip != nil && skip(r.Seq) {
-			continue
-		}
-		dst = append(dst, r)
-		if limit--; limit == 0 {
-			break
-		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return dst, fmt.Errorf("outbox: pending: %w", err)
+		return nil, fmt.Errorf("outbox: pending: %w", err)
 	}
-	return dst, nil
+	return out, nil
+}
+
+// jsonInts renders seqs as a JSON array, for SQLite's json_each.
+func jsonInts(seqs []int64) string {
+	var b strings.Builder
+	b.Grow(len(seqs)*8 + 2)
+	b.WriteByte('[')
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(s, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // Delete removes published rows by seq, in one statement (one short
@@ -298,17 +326,7 @@ func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
 	if o.db.Dialect() == sqldb.Postgres {
 		_, err = o.db.Writer().ExecContext(ctx, `DELETE FROM bounded_outbox WHERE seq = ANY($1::bigint[])`, seqs)
 	} else {
-		var b strings.Builder
-		b.Grow(len(seqs) * 8)
-		b.WriteByte('[')
-		for i, s := range seqs {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.FormatInt(s, 10))
-		}
-		b.WriteByte(']')
-		_, err = o.db.Writer().ExecContext(ctx, `DELETE FROM bounded_outbox WHERE seq IN (SELECT value FROM json_each(?))`, b.String())
+		_, err = o.db.Writer().ExecContext(ctx, `DELETE FROM bounded_outbox WHERE seq IN (SELECT value FROM json_each(?))`, jsonInts(seqs))
 	}
 	if err != nil {
 		return fmt.Errorf("outbox: delete %d rows: %w", len(seqs), err)

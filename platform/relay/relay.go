@@ -11,7 +11,8 @@
 //     database transaction is ever open across a publish.
 //   - Claiming, publishing and deleting are pipelined: the next batch is
 //     claimed while one is being published and the previous one deleted. A
-//     claim skips the rows still in flight, and the next batch is published
+//     claim skips the rows still in flight (in the database: they are neither
+//     read nor sent again), and the next batch is published
 //     only after every ack of the previous one has arrived, so the stream
 //     receives messages in seq order.
 //   - Every message carries Nats-Msg-Id = event id. A row that was published
@@ -41,6 +42,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -169,10 +171,21 @@ type Relay struct {
 	m   *metrics
 }
 
-// New returns a relay for ob publishing over nc.
+// ErrBufferingConn is returned by New for a connection that buffers
+// publishes while disconnected.
+var ErrBufferingConn = errors.New("relay: the NATS connection buffers publishes while disconnected; " +
+	"give the relay its own connection with the reconnect buffer off (bus.ConnConfig.NoReconnectBuffer)")
+
+// New returns a relay for ob publishing over nc. nc must not buffer
+// publishes while disconnected (bus.ConnConfig.NoReconnectBuffer): a message
+// lost with a broken socket would otherwise be overtaken by the buffered
+// messages behind it, breaking per-aggregate order.
 func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if nc.Opts.ReconnectBufSize >= 0 {
+		return nil, ErrBufferingConn
 	}
 	cfg.setDefaults()
 	js, err := jetstream.New(nc,
@@ -385,10 +398,34 @@ func (f *inflight) remove(rows []outbox.Row) {
 	f.mu.Unlock()
 }
 
-func (f *inflight) len() int {
+// maxHoles bounds the seqs inside the in-flight range that a claim lists
+// as not in flight (rows that were not yet committed, or rolled back, when
+// their neighbours were claimed).
+const maxHoles = 4096
+
+// exclusion describes the rows in flight for a claim. It reports false when
+// they are too scattered to describe cheaply; the claim then waits for them
+// to leave the flight.
+func (f *inflight) exclusion() (outbox.Exclude, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.set)
+	if len(f.set) == 0 {
+		return outbox.Exclude{}, true
+	}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for seq := range f.set {
+		lo, hi = min(lo, seq), max(hi, seq)
+	}
+	if hi-lo+1-int64(len(f.set)) > maxHoles {
+		return outbox.Exclude{}, false
+	}
+	ex := outbox.Exclude{Lo: lo, Hi: hi}
+	for seq := lo; seq <= hi; seq++ {
+		if _, ok := f.set[seq]; !ok {
+			ex.Holes = append(ex.Holes, seq)
+		}
+	}
+	return ex, true
 }
 
 // pump runs claim → publish → delete until an error. It returns claimErr for
@@ -456,12 +493,15 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 			return nil, context.Cause(ctx)
 		}
 		fl.settle()
-		rows, err := r.ob.Pending(ctx, conn, make([]outbox.Row, 0, r.cfg.BatchSize), r.cfg.BatchSize, fl.len(), func(seq int64) bool {
-			fl.mu.Lock()
-			_, ok := fl.set[seq]
-			fl.mu.Unlock()
-			return ok
-		})
+		ex, ok := fl.exclusion()
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-deleted:
+			}
+			continue
+		}
+		rows, err := r.ob.Pending(ctx, conn, r.cfg.BatchSize, ex)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
@@ -492,8 +532,16 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 func (r *Relay) publish(ctx context.Context, b *batch) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(b.rows))
 	var pubErr error
-	for _, row := range b.rows {
+	reconnects := r.nc.Stats().Reconnects
+	for i, row := range b.rows {
 		e := row.Event
+		// After a reconnect, an earlier message of this batch may have been
+		// lost with the old socket: publish nothing more until every ack
+		// (or failure) is in, then start again from the first failure.
+		if i%64 == 0 && r.nc.Stats().Reconnects != reconnects {
+			pubErr = errors.New("relay: NATS reconnected during the batch")
+			break
+		}
 		msg := &nats.Msg{Subject: r.cfg.Subject(e), Header: nats.Header(e.Header()), Data: e.Data}
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {

@@ -431,3 +431,15 @@ func TestSurvivesADatabaseRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusesAConnectionThatBuffersWhileDisconnected(t *testing.T) {
+	f := newFixture(t, sqldb.SQLite, testenv.NATS(t))
+	nc, err := bus.Connect(bus.ConnConfig{URL: testenv.NATS(t), Logger: toolkittest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := relay.New(f.ob, nc, f.config(t)); !errors.Is(err, relay.ErrBufferingConn) {
+		t.Fatalf("New = %v, want ErrBufferingConn", err)
+	}
+}

@@ -75,9 +75,11 @@ func NewDB(tb testing.TB, d sqldb.Dialect) *sqldb.DB {
 }
 
 // Connect connects to the NATS server at url, closed when the test ends.
+// The connection does not buffer publishes while disconnected, so a relay
+// may use it.
 func Connect(tb testing.TB, url string) *nats.Conn {
 	tb.Helper()
-	nc, err := bus.Connect(bus.ConnConfig{URL: url, Name: tb.Name(), Logger: Logger(tb),
+	nc, err := bus.Connect(bus.ConnConfig{URL: url, Name: tb.Name(), Logger: Logger(tb), NoReconnectBuffer: true,
 		ReconnectWait: 50 * time.Millisecond, ReconnectJitter: 10 * time.Millisecond})
 	if err != nil {
 		tb.Fatalf("connect %s: %v", url, err)
