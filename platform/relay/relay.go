@@ -92,9 +92,11 @@ type Config struct {
 	// Metrics, when set, registers the relay's metrics there.
 	Metrics prometheus.Registerer
 
-	// beforeDelete, when set (by tests only), runs before each delete; an
-	// error stands for a relay that died between publish and delete.
-	beforeDelete func() error
+	// FaultBeforeDelete is fault injection, for tests and fault drills;
+	// leave it nil. When set, it runs before each delete of published rows,
+	// and an error from it stands for a relay that died between publish and
+	// delete: the rows stay and are published again.
+	FaultBeforeDelete func() error
 }
 
 func (c *Config) setDefaults() {
@@ -463,8 +465,8 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 			// stream. A fresh context bounded by the retry horizon, because
 			// the pump's may already be cancelled.
 			var err error
-			if r.cfg.beforeDelete != nil {
-				err = r.cfg.beforeDelete()
+			if r.cfg.FaultBeforeDelete != nil {
+				err = r.cfg.FaultBeforeDelete()
 			}
 			if err == nil {
 				dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RetryHorizon/4)

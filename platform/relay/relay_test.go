@@ -351,7 +351,7 @@ func TestKilledBetweenPublishAndDelete(t *testing.T) {
 		f := newFixture(t, d, url)
 		killed := make(chan struct{})
 		var once sync.Once
-		killedCfg := relay.WithBeforeDeleteHook(f.config(t), func() error {
+		killedCfg := withFault(f.config(t), func() error {
 			once.Do(func() { close(killed) })
 			return errors.New("killed before delete")
 		})
@@ -442,4 +442,9 @@ func TestRefusesAConnectionThatBuffersWhileDisconnected(t *testing.T) {
 	if _, err := relay.New(f.ob, nc, f.config(t)); !errors.Is(err, relay.ErrBufferingConn) {
 		t.Fatalf("New = %v, want ErrBufferingConn", err)
 	}
+}
+
+func withFault(cfg relay.Config, f func() error) relay.Config {
+	cfg.FaultBeforeDelete = f
+	return cfg
 }
