@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,48 @@ func TestSeqIsNeverReused(t *testing.T) {
 		first := record()
 		if second := record(); second <= first {
 			t.Fatalf("seq %d reused or went back (after %d) once the table emptied", second, first)
+		}
+	})
+}
+
+// TestDeleteRemovesExactlyTheGivenRows deletes scattered and consecutive
+// seqs at once (runs of one and of several) and checks nothing else went.
+func TestDeleteRemovesExactlyTheGivenRows(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		var evs []contract.Event
+		for i := range 20 {
+			evs = append(evs, event(t, "o", i))
+		}
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, evs...) }); err != nil {
+			t.Fatal(err)
+		}
+		all := pending(t, ob)
+		gone := map[int]bool{0: true, 1: true, 2: true, 5: true, 9: true, 10: true, 11: true, 12: true, 19: true}
+		var seqs []int64
+		for i := range all {
+			if gone[i] {
+				seqs = append(seqs, all[i].Seq)
+			}
+		}
+		seqs = append(seqs, all[5].Seq) // a repeat is harmless
+		if err := ob.Delete(ctx, seqs); err != nil {
+			t.Fatal(err)
+		}
+		left := pending(t, ob)
+		var want []int64
+		for i := range all {
+			if !gone[i] {
+				want = append(want, all[i].Seq)
+			}
+		}
+		var got []int64
+		for _, r := range left {
+			got = append(got, r.Seq)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("left %v, want %v", got, want)
 		}
 	})
 }

@@ -37,7 +37,6 @@ package relay
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -217,7 +216,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		if r.db.Dialect() == sqldb.Postgres {
 			err = r.leadPostgres(ctx)
 		} else {
-			err = r.lead(ctx, nil)
+			err = r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
+				return r.ob.Pending(ctx, nil, limit, ex)
+			})
 		}
 		if ctx.Err() != nil {
 			break
@@ -251,19 +252,26 @@ func (r *Relay) ensureStream(ctx context.Context) error {
 // leadPostgres waits until it holds the leadership lock, then leads until an
 // error or ctx ends. The lock lives as long as conn.
 func (r *Relay) leadPostgres(ctx context.Context) error {
-	conn, err := r.db.Writer().Conn(ctx)
+	pcfg, err := pgx.ParseConfig(r.db.DSN())
 	if err != nil {
 		return fmt.Errorf("relay: leader connection: %w", err)
 	}
-	defer conn.Close()
 	// Let the server notice a vanished leader within seconds, so that its
 	// lock is released (no effect on Unix sockets, where death is seen at once).
-	if _, err := conn.ExecContext(ctx, `SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 2`); err != nil {
+	pcfg.RuntimeParams["tcp_keepalives_idle"] = "2"
+	pcfg.RuntimeParams["tcp_keepalives_interval"] = "1"
+	pcfg.RuntimeParams["tcp_keepalives_count"] = "2"
+	pcfg.RuntimeParams["application_name"] = "bounded relay " + r.cfg.Stream.Name
+	conn, err := pgx.ConnectConfig(ctx, pcfg)
+	if err != nil {
 		return fmt.Errorf("relay: leader connection: %w", err)
 	}
+	// Closing the connection ends the session and releases the lock with it.
+	// A fresh context: ctx may be done.
+	defer conn.Close(context.WithoutCancel(ctx))
 	for {
 		var got bool
-		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockKey).Scan(&got); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, r.cfg.LockKey).Scan(&got); err != nil {
 			return fmt.Errorf("relay: take lead: %w", err)
 		}
 		if got {
@@ -274,20 +282,13 @@ func (r *Relay) leadPostgres(ctx context.Context) error {
 		}
 	}
 	r.log.Info("relay leads")
-	defer func() {
-		// Release on a fresh context: ctx may be done, and the connection
-		// goes back to the pool, where a held lock would outlive us.
-		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if _, err := conn.ExecContext(rctx, `SELECT pg_advisory_unlock($1)`, r.cfg.LockKey); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discard the connection, and the lock with it
-		}
-		r.log.Info("relay stepped down")
-	}()
+	defer r.log.Info("relay stepped down")
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go r.listen(lctx)
-	return r.lead(ctx, conn)
+	return r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
+		return r.ob.PendingPgx(ctx, conn, limit, ex)
+	})
 }
 
 // listen wakes the relay on NOTIFY from writers in other processes. After
@@ -324,7 +325,10 @@ func (r *Relay) listen(ctx context.Context) {
 // lead runs the pipeline while this relay is the leader; it retries a failed
 // pump (a publish error) itself and returns on a claim error (which on
 // PostgreSQL means the leader connection, and the lock, may be gone).
-func (r *Relay) lead(ctx context.Context, conn outbox.Querier) error {
+// claimFunc reads up to limit unpublished rows, skipping those ex names.
+type claimFunc func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error)
+
+func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
 	r.ob.SetLocalLeader(true)
 	r.m.leader.Set(1)
 	defer func() {
@@ -333,7 +337,7 @@ func (r *Relay) lead(ctx context.Context, conn outbox.Querier) error {
 	}()
 	bo := backoff{max: r.cfg.MaxBackoff}
 	for ctx.Err() == nil {
-		claimErr, err := r.pump(ctx, conn)
+		claimErr, err := r.pump(ctx, claim)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -432,7 +436,7 @@ func (f *inflight) exclusion() (outbox.Exclude, bool) {
 
 // pump runs claim → publish → delete until an error. It returns claimErr for
 // a failed claim and err for a failed publish or delete.
-func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err error) {
+func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	fl := &inflight{set: make(map[int64]struct{})}
@@ -503,7 +507,7 @@ func (r *Relay) pump(ctx context.Context, conn outbox.Querier) (claimErr, err er
 			}
 			continue
 		}
-		rows, err := r.ob.Pending(ctx, conn, r.cfg.BatchSize, ex)
+		rows, err := claim(ctx, r.cfg.BatchSize, ex)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
