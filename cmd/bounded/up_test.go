@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUpServesAndStopsCleanly starts `bounded up` on free ports, checks
+// its health and metrics over HTTP, then stops it as Ctrl-C would.
+func TestUpServesAndStopsCleanly(t *testing.T) {
+	out, w := io.Pipe()
+	m := &Main{Stdout: w, Stderr: io.Discard}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log", "warn"})
+		w.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	var base string
+	for lines.Scan() {
+		if rest, ok := strings.CutPrefix(lines.Text(), "bounded is up: "); ok {
+			base = rest
+			break
+		}
+	}
+	if base == "" {
+		t.Fatalf("bounded up printed no address (exit %v)", <-done)
+	}
+	go io.Copy(io.Discard, out)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/healthz", "/metrics", "/"} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, resp.StatusCode, body)
+		}
+		if path == "/healthz" && !strings.Contains(string(body), `"nats":"ok"`) {
+			t.Fatalf("GET /healthz = %s", body)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit code %d after Ctrl-C, want 0", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("bounded up did not stop within 15 s")
+	}
+}
+
+func TestUpRejectsBadFlags(t *testing.T) {
+	var stderr strings.Builder
+	m := &Main{Stdout: io.Discard, Stderr: &stderr}
+	if code := m.Main(context.Background(), []string{"up", "--nats-addr", "nonsense"}); code != 2 {
+		t.Fatalf("exit code %d, want 2", code)
+	}
+	if got := strings.Count(strings.TrimSpace(stderr.String()), "\n"); got != 0 || !strings.Contains(stderr.String(), "--nats-addr") {
+		t.Fatalf("want one line naming the flag, got %q", stderr.String())
+	}
+}
