@@ -519,7 +519,6 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 			select {
 			case <-ctx.Done():
 			case <-r.ob.Wakeups():
-			case <-deleted: // rows left the flight; some may have been skipped
 			case <-poll.C:
 			}
 			continue
