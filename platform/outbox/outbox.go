@@ -239,9 +239,9 @@ func (o *Outbox) insertSQLite(ctx context.Context, tx *sqldb.Tx, events []contra
 	for _, e := range events {
 		var err error
 		if st == nil {
-			_, err = tx.ExecContext(ctx, sqliteInsertSQL, e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+			_, err = tx.ExecContext(ctx, sqliteInsertSQL, e.ID, e.Source, e.Type, e.Subject, e.Time.UnixNano(), e.DataContentType, e.Data, e.TraceParent)
 		} else {
-			_, err = st.ExecContext(ctx, e.ID, e.Source, e.Type, e.Subject, e.Time.UTC().Format(time.RFC3339Nano), e.DataContentType, e.Data, e.TraceParent)
+			_, err = st.ExecContext(ctx, e.ID, e.Source, e.Type, e.Subject, e.Time.UnixNano(), e.DataContentType, e.Data, e.TraceParent)
 		}
 		if err != nil {
 			return err
@@ -287,8 +287,12 @@ func (o *Outbox) Pending(ctx context.Context, q Querier, limit int, ex Exclude) 
 	case ex.Lo > ex.Hi || ex.Hi == 0:
 		rows, err = q.QueryContext(ctx, o.db.Dialect().Rebind(cols+` ORDER BY seq LIMIT $1`), limit)
 	case sqlite:
-		rows, err = q.QueryContext(ctx, cols+` WHERE seq < ?1 OR seq > ?2 OR seq IN (SELECT value FROM json_each(?3)) ORDER BY seq LIMIT ?4`,
-			ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
+		// Three arms, each a range SQLite can seek to, merged in seq order;
+		// one WHERE with ORs would walk every row in flight.
+		rows, err = q.QueryContext(ctx, cols+` WHERE seq < ?1
+UNION ALL `+cols+` WHERE seq IN (SELECT value FROM json_each(?3))
+UNION ALL `+cols+` WHERE seq > ?2
+ORDER BY 1 LIMIT ?4`, ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
 	default:
 		if ex.Holes == nil {
 			ex.Holes = []int64{}
@@ -301,16 +305,14 @@ func (o *Outbox) Pending(ctx context.Context, q Querier, limit int, ex Exclude) 
 	}
 	defer rows.Close()
 	out := make([]Row, 0, min(limit, 16)) // most claims of a live relay find a few rows
-	var ts string
+	var ns int64
 	for rows.Next() {
 		var r Row
 		e := &r.Event
 		var err error
 		if sqlite {
-			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &ts, &e.DataContentType, &e.Data, &e.TraceParent)
-			if err == nil {
-				e.Time, err = time.Parse(time.RFC3339Nano, ts)
-			}
+			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &ns, &e.DataContentType, &e.Data, &e.TraceParent)
+			e.Time = time.Unix(0, ns).UTC()
 		} else {
 			err = rows.Scan(&r.Seq, &e.ID, &e.Source, &e.Type, &e.Subject, &e.Time, &e.DataContentType, &e.Data, &e.TraceParent)
 		}
@@ -427,11 +429,11 @@ func (o *Outbox) Backlog(ctx context.Context) (n int64, oldest time.Time, err er
 			`SELECT count(*), (SELECT time FROM bounded_outbox ORDER BY seq LIMIT 1) FROM bounded_outbox`).Scan(&n, &t)
 		oldest = t.Time
 	} else {
-		var t sql.NullString
+		var t sql.NullInt64
 		err = o.db.Reader().QueryRowContext(ctx,
 			`SELECT count(*), (SELECT time FROM bounded_outbox ORDER BY seq LIMIT 1) FROM bounded_outbox`).Scan(&n, &t)
-		if err == nil && t.Valid {
-			oldest, err = time.Parse(time.RFC3339Nano, t.String)
+		if t.Valid {
+			oldest = time.Unix(0, t.Int64).UTC()
 		}
 	}
 	if err != nil {

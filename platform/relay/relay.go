@@ -9,12 +9,11 @@
 //     with a bounded window of unacknowledged messages, waits for every ack,
 //     and then deletes the acknowledged rows in one short statement. No
 //     database transaction is ever open across a publish.
-//   - Claiming, publishing and deleting are pipelined: the next batch is
-//     claimed while one is being published and the previous one deleted. A
-//     claim skips the rows still in flight (in the database: they are neither
-//     read nor sent again), and the next batch is published
-//     only after every ack of the previous one has arrived, so the stream
-//     receives messages in seq order.
+//   - Claiming, publishing, acknowledging and deleting are pipelined: the
+//     next batch is claimed and sent while earlier ones wait for their acks
+//     and are deleted (queued deletes are merged into one statement). A claim
+//     skips the rows still in flight (in the database: they are neither read
+//     nor sent again). Messages go out in seq order over one connection.
 //   - Every message carries Nats-Msg-Id = event id. A row that was published
 //     but not deleted (a crash, a lost leadership, a failed delete) is
 //     published again later; JetStream drops the copy as long as it arrives
@@ -29,8 +28,13 @@
 //
 // Per-aggregate order: the outbox makes seq order agree with commit order for
 // each aggregate (see package outbox), the relay publishes in seq order over
-// one connection, and a failed batch stops the pipeline: everything claimed
-// after it is dropped from flight and claimed again from the oldest row. When
+// one connection, and the first failure (a publish error, a missing ack, a
+// reconnect in the middle of a batch) stops all sending: everything not
+// acknowledged is dropped from flight and claimed again from the oldest row.
+// (The one case this cannot cover is a server that refuses one message and
+// stores the next on the same healthy connection; JetStream does that only
+// for a message that breaks a stream limit, which the outbox's MaxEventBytes
+// and a stream without per-subject limits rule out.) When
 // two relays overlap during a leadership change, both publish in seq order and
 // JetStream keeps the first copy of each id, which preserves the order.
 package relay
@@ -353,8 +357,9 @@ func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
 }
 
 type batch struct {
-	rows []outbox.Row
-	seqs []int64 // acknowledged rows, to delete
+	rows    []outbox.Row
+	futures []jetstream.PubAckFuture // one per row sent
+	seqs    []int64                  // the acknowledged prefix of rows, to delete
 }
 
 // inflight is the set of rows claimed and not yet deleted (or dropped).
@@ -441,30 +446,56 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 	defer cancel(nil)
 	fl := &inflight{set: make(map[int64]struct{})}
 	toPublish := make(chan *batch, 1)
-	toDelete := make(chan *batch, 2)
+	toAck := make(chan *batch, 4)
+	toDelete := make(chan *batch, 4)
 	deleted := make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // publisher
+	wg.Add(3)
+	go func() { // sender: publishes batch after batch without waiting for acks
 		defer wg.Done()
-		defer close(toDelete)
+		defer close(toAck)
 		for b := range toPublish {
 			if ctx.Err() != nil {
 				fl.remove(b.rows)
 				continue
 			}
-			if err := r.publish(ctx, b); err != nil {
+			if err := r.send(ctx, b); err != nil {
+				// Publish nothing more in this pump: a message after the
+				// failed one must not reach the stream before it.
 				cancel(err)
-				fl.remove(b.rows)
 			}
+			toAck <- b
+		}
+	}()
+	go func() { // acker: waits for every ack, in order
+		defer wg.Done()
+		defer close(toDelete)
+		for b := range toAck {
+			if err := r.awaitAcks(ctx, b); err != nil {
+				cancel(err)
+			}
+			fl.remove(b.rows[len(b.seqs):]) // not acknowledged: to be claimed again
 			if len(b.seqs) > 0 {
 				toDelete <- b
 			}
 		}
 	}()
-	go func() { // deleter
+	go func() { // deleter: deletes acknowledged rows, merging what is queued
 		defer wg.Done()
 		for b := range toDelete {
+			rows, seqs := b.rows[:len(b.seqs)], b.seqs
+		merge:
+			for {
+				select {
+				case more, ok := <-toDelete:
+					if !ok {
+						break merge
+					}
+					rows, seqs = append(rows[:len(rows):len(rows)], more.rows[:len(more.seqs)]...), append(seqs[:len(seqs):len(seqs)], more.seqs...)
+				default:
+					break merge
+				}
+			}
 			// Delete even after a failure elsewhere: these rows are in the
 			// stream. A fresh context bounded by the retry horizon, because
 			// the pump's may already be cancelled.
@@ -474,14 +505,14 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 			}
 			if err == nil {
 				dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RetryHorizon/4)
-				err = r.ob.Delete(dctx, b.seqs)
+				err = r.ob.Delete(dctx, seqs)
 				dcancel()
 			}
 			if err != nil {
 				cancel(err)
-				fl.remove(b.rows) // not deleted: to be claimed again
+				fl.remove(rows) // not deleted: to be claimed again
 			} else {
-				fl.markDeleted(b.rows)
+				fl.markDeleted(rows)
 			}
 			select {
 			case deleted <- struct{}{}:
@@ -532,38 +563,41 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 	}
 }
 
-// publish sends every row of b and waits for every ack, in order. The seqs of
-// acknowledged rows are left in b.seqs, whether or not an error follows.
-func (r *Relay) publish(ctx context.Context, b *batch) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(b.rows))
-	var pubErr error
+// send publishes every row of b, keeping the futures in b. It stops at the
+// first failure, or when the connection reconnected since the batch began
+// (an earlier message may have been lost with the old socket).
+func (r *Relay) send(ctx context.Context, b *batch) error {
+	b.futures = make([]jetstream.PubAckFuture, 0, len(b.rows))
 	reconnects := r.nc.Stats().Reconnects
 	for i, row := range b.rows {
 		e := row.Event
-		// After a reconnect, an earlier message of this batch may have been
-		// lost with the old socket: publish nothing more until every ack
-		// (or failure) is in, then start again from the first failure.
-		if i%64 == 0 && r.nc.Stats().Reconnects != reconnects {
-			pubErr = errors.New("relay: NATS reconnected during the batch")
-			break
+		if i%64 == 0 && (r.nc.Stats().Reconnects != reconnects || ctx.Err() != nil) {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return errors.New("relay: NATS reconnected during the batch")
 		}
 		msg := &nats.Msg{Subject: r.cfg.Subject(e), Header: nats.Header(e.Header()), Data: e.Data}
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
-			pubErr = fmt.Errorf("relay: publish %s: %w", e.ID, err)
-			break
+			return fmt.Errorf("relay: publish %s: %w", e.ID, err)
 		}
-		futures = append(futures, f)
+		b.futures = append(b.futures, f)
 	}
-	now := time.Now()
-	b.seqs = make([]int64, 0, len(futures))
+	return nil
+}
+
+// awaitAcks waits for the ack of every message sent from b, in order, and
+// leaves in b.seqs the seqs of the acknowledged prefix of b.rows.
+func (r *Relay) awaitAcks(ctx context.Context, b *batch) error {
+	b.seqs = make([]int64, 0, len(b.futures))
 	var ackErr error
-	for i, f := range futures {
+	for i, f := range b.futures {
 		select {
 		case <-f.Ok():
 			if ackErr == nil {
 				b.seqs = append(b.seqs, b.rows[i].Seq)
-				r.m.dwell.Observe(now.Sub(b.rows[i].Event.Time).Seconds())
+				r.m.dwell.Observe(time.Since(b.rows[i].Event.Time).Seconds())
 			}
 		case err := <-f.Err():
 			if ackErr == nil {
@@ -576,11 +610,13 @@ func (r *Relay) publish(ctx context.Context, b *batch) error {
 		}
 	}
 	r.m.published.Add(float64(len(b.seqs)))
-	if err := errors.Join(pubErr, ackErr); err != nil {
-		r.m.errors.Inc()
-		return err
+	if ackErr == nil && len(b.futures) < len(b.rows) {
+		ackErr = context.Cause(ctx) // the sender stopped early; it said why
 	}
-	return nil
+	if ackErr != nil {
+		r.m.errors.Inc()
+	}
+	return ackErr
 }
 
 // backoff doubles from 50 ms up to max, with jitter.

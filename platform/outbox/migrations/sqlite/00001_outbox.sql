@@ -12,7 +12,7 @@ CREATE TABLE bounded_outbox (
     source       TEXT    NOT NULL,
     type         TEXT    NOT NULL,
     subject      TEXT    NOT NULL DEFAULT '',
-    time         TEXT    NOT NULL,
+    time         INTEGER NOT NULL, -- unix nanoseconds
     content_type TEXT    NOT NULL,
     data         BLOB    NOT NULL,
     traceparent  TEXT    NOT NULL DEFAULT ''
