@@ -75,6 +75,10 @@ type Config struct {
 	Window int
 	// AckTimeout bounds the wait for one publish's ack. Default 5 s.
 	AckTimeout time.Duration
+	// DeleteLinger is how long published rows may wait to be deleted
+	// together with the rows published after them (a delete is a commit,
+	// and commits compete with the service's writers). Default 20 ms.
+	DeleteLinger time.Duration
 	// PollInterval is the backstop poll when no wake-up arrives. Default 1 s.
 	PollInterval time.Duration
 	// StandbyInterval is how often a standby tries to take the lead (PostgreSQL
@@ -114,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 5 * time.Second
+	}
+	if c.DeleteLinger == 0 {
+		c.DeleteLinger = 20 * time.Millisecond
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
@@ -480,22 +487,28 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 			}
 		}
 	}()
-	go func() { // deleter: deletes acknowledged rows, merging what is queued
+	go func() { // deleter: deletes acknowledged rows, merging what arrives within DeleteLinger
 		defer wg.Done()
+		linger := time.NewTimer(0)
+		<-linger.C
 		for b := range toDelete {
 			rows, seqs := b.rows[:len(b.seqs)], b.seqs
+			// Each delete is a commit, which competes with the service's
+			// own writers: gather small batches for a moment first.
+			linger.Reset(r.cfg.DeleteLinger)
 		merge:
-			for {
+			for len(seqs) < r.cfg.BatchSize {
 				select {
 				case more, ok := <-toDelete:
 					if !ok {
 						break merge
 					}
 					rows, seqs = append(rows[:len(rows):len(rows)], more.rows[:len(more.seqs)]...), append(seqs[:len(seqs):len(seqs)], more.seqs...)
-				default:
+				case <-linger.C:
 					break merge
 				}
 			}
+			linger.Stop()
 			// Delete even after a failure elsewhere: these rows are in the
 			// stream. A fresh context bounded by the retry horizon, because
 			// the pump's may already be cancelled.
