@@ -72,7 +72,13 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	if natsPort == 0 {
 		natsPort = -1 // the embedded server's "any free port"
 	}
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Dir: filepath.Join(cfg.dataDir, "nats"), Host: natsHost, Port: natsPort, Logger: log.With("component", "nats")})
+	// The embedded server's notices (its start-up banner among them) only
+	// at --log debug; its warnings and errors always.
+	natsLog := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: max(cfg.logLevel, slog.LevelWarn)}))
+	if cfg.logLevel <= slog.LevelDebug {
+		natsLog = log
+	}
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Dir: filepath.Join(cfg.dataDir, "nats"), Host: natsHost, Port: natsPort, Logger: natsLog.With("component", "nats")})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
@@ -102,6 +108,12 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 			"name": "bounded", "version": version(), "nats": srv.ClientURL(), "data": cfg.dataDir,
 			"services": []string{}, "endpoints": []string{"/healthz", "/metrics"},
 		})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": "Not Found", "status": http.StatusNotFound,
+			"detail": fmt.Sprintf("no endpoint %s %s; try GET /, /healthz or /metrics", r.Method, r.URL.Path)})
 	})
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

@@ -49,6 +49,14 @@ func TestUpServesAndStopsCleanly(t *testing.T) {
 			t.Fatalf("GET /healthz = %s", body)
 		}
 	}
+	resp, err := client.Get(base + "/no/such/thing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown path: %d %s, want 404 application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 	cancel()
 	select {
 	case code := <-done:
