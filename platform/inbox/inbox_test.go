@@ -157,17 +157,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 
 func (f *fixture) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	return toolkittest.Metric(t, f.reg, name)
 }
 
 func each(t *testing.T, fn func(t *testing.T, f *fixture)) {

@@ -92,15 +92,7 @@ func TestStandbyTakesOverWhenTheLeaderDies(t *testing.T) {
 	cfg.Metrics = reg
 	standby := &fixture{db: standbyDB, ob: standbyOB, nc: f.nc, js: f.js, stream: f.stream, prefix: f.prefix}
 	standby.start(t, cfg)
-	leading := func() float64 {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "bounded_relay_leader" {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		return -1
-	}
+	leading := func() float64 { return toolkittest.Metric(t, reg, "bounded_relay_leader") }
 	time.Sleep(1500 * time.Millisecond)
 	if leading() != 0 {
 		t.Fatal("the standby leads while the child holds the lock")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/contract"
@@ -447,4 +448,34 @@ func TestRefusesAConnectionThatBuffersWhileDisconnected(t *testing.T) {
 func withFault(cfg relay.Config, f func() error) relay.Config {
 	cfg.FaultBeforeDelete = f
 	return cfg
+}
+
+// TestBacklogMetrics reads the outbox backlog and the age of its oldest
+// event through the relay's Prometheus collector, before and after a drain.
+func TestBacklogMetrics(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		reg := prometheus.NewRegistry()
+		cfg := f.config(t)
+		cfg.Metrics = reg
+		if _, err := relay.New(f.ob, f.nc, cfg); err != nil { // registers; not running yet
+			t.Fatal(err)
+		}
+		for i := range 7 {
+			f.write(t, f.event(t, "a", i))
+		}
+		time.Sleep(20 * time.Millisecond)
+		if n := toolkittest.Metric(t, reg, "bounded_outbox_backlog"); n != 7 {
+			t.Fatalf("backlog = %v, want 7", n)
+		}
+		if age := toolkittest.Metric(t, reg, "bounded_outbox_oldest_age_seconds"); age <= 0 || age > 60 {
+			t.Fatalf("oldest age = %v s", age)
+		}
+		cfg.Metrics = nil
+		f.start(t, cfg)
+		f.waitEmpty(t, 10*time.Second)
+		if n, age := toolkittest.Metric(t, reg, "bounded_outbox_backlog"), toolkittest.Metric(t, reg, "bounded_outbox_oldest_age_seconds"); n != 0 || age != 0 {
+			t.Fatalf("after the drain: backlog %v, oldest age %v", n, age)
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/inbox"
@@ -130,4 +131,26 @@ func RestartPostgresDB(tb testing.TB, dsn string, down time.Duration) {
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+ident+` ALLOW_CONNECTIONS true`); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// Metric returns the value of the counter or gauge name gathered from reg
+// (its first series), failing the test if there is none.
+func Metric(tb testing.TB, reg prometheus.Gatherer, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			return c.GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	tb.Fatalf("no metric %s", name)
+	return 0
 }
