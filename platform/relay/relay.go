@@ -591,7 +591,9 @@ func (r *Relay) send(ctx context.Context, b *batch) error {
 			return errors.New("relay: NATS reconnected during the batch")
 		}
 		msg := &nats.Msg{Subject: r.cfg.Subject(e), Header: nats.Header(e.Header()), Data: e.Data}
-		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
+		// A full window waits for room as long as an ack may take (the
+		// default, 200 ms, would turn a busy server into a failed batch).
+		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(r.cfg.AckTimeout))
 		if err != nil {
 			return fmt.Errorf("relay: publish %s: %w", e.ID, err)
 		}
