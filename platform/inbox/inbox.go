@@ -39,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/contract"
 	"github.com/bounded-dev/bounded/platform/sqldb"
 )
@@ -281,9 +282,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, nats.ErrTimeout) &&
-			!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrJetStreamNotEnabled) &&
-			!errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrConnectionClosed) {
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !bus.IsUnavailable(err) {
 			return nil, fmt.Errorf("inbox %s: consumer on %s: %w", c.cfg.Name, c.cfg.Stream, err)
 		}
 		if !waited {

@@ -213,15 +213,31 @@ func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
 	return &Relay{ob: ob, db: ob.DB(), nc: nc, js: js, cfg: cfg, log: cfg.Logger.With("stream", cfg.Stream.Name), m: m}, nil
 }
 
-// Run publishes until ctx is done, then returns nil. It returns an error at
-// once only for a stream it must not publish to (ErrDuplicateWindow, or a
-// stream it cannot create or update); every other error is logged, counted
-// and retried with backoff.
+// Run publishes until ctx is done, then returns nil. It returns an error
+// only for a stream it must not publish to (ErrDuplicateWindow, or a stream
+// JetStream refuses to create or update as configured); while NATS or
+// JetStream cannot be reached it waits, and every other error is logged,
+// counted and retried with backoff.
 func (r *Relay) Run(ctx context.Context) error {
-	if err := r.ensureStream(ctx); err != nil {
-		return err
-	}
 	bo := backoff{max: r.cfg.MaxBackoff}
+	for waited := false; ; {
+		err := r.ensureStream(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !bus.IsUnavailable(err) {
+			return err
+		}
+		if !waited {
+			r.log.Warn("relay waiting for JetStream", "err", err)
+			waited = true
+		}
+		sleep(ctx, bo.next())
+	}
+	bo.reset()
 	for ctx.Err() == nil {
 		var err error
 		if r.db.Dialect() == sqldb.Postgres {

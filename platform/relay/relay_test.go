@@ -479,3 +479,25 @@ func TestBacklogMetrics(t *testing.T) {
 		}
 	})
 }
+
+// TestStartsBeforeNATS starts the relay while its NATS server is down: it
+// waits, and publishes once the server is up.
+func TestStartsBeforeNATS(t *testing.T) {
+	srv := testenv.EmbeddedNATS(t)
+	f := newFixture(t, sqldb.SQLite, srv.ClientURL())
+	f.write(t, f.event(t, "a", 1))
+	var done <-chan error
+	restartNATS(t, srv, func() {
+		_, done = f.start(t, f.config(t))
+		time.Sleep(500 * time.Millisecond) // the relay tries, and waits
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while NATS was down", err)
+	default:
+	}
+	f.waitEmpty(t, 20*time.Second)
+	if got := f.collect(t, 1, 10*time.Second); len(got) != 1 {
+		t.Fatalf("received %d events, want 1", len(got))
+	}
+}

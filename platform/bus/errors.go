@@ -1,0 +1,21 @@
+package bus
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// IsUnavailable reports whether err says NATS or JetStream could not be
+// reached (yet): no connection, a reconnect in progress, a request that timed
+// out or found no responder, JetStream not (yet) enabled. The same call can
+// succeed unchanged later. A closed connection is not unavailable: it never
+// comes back.
+func IsUnavailable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrReconnectBufExceeded) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrJetStreamNotEnabled)
+}
