@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,14 +90,25 @@ func Connect(tb testing.TB, url string) *nats.Conn {
 	return nc
 }
 
-// Logger returns a logger that writes to the test's log.
+// Logger returns a logger that writes to the test's log until the test's
+// cleanup begins, and drops lines after that: NATS runs connection callbacks
+// (a "closed" notice) asynchronously, and testing panics on a log line that
+// arrives after the test has completed.
 func Logger(tb testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := &tbWriter{tb: tb}
+	tb.Cleanup(func() { w.done.Store(true) })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tbWriter struct{ tb testing.TB }
+type tbWriter struct {
+	tb   testing.TB
+	done atomic.Bool
+}
 
-func (w tbWriter) Write(p []byte) (int, error) {
+func (w *tbWriter) Write(p []byte) (int, error) {
+	if w.done.Load() {
+		return len(p), nil
+	}
 	w.tb.Helper()
 	w.tb.Log(string(p[:len(p)-1]))
 	return len(p), nil
