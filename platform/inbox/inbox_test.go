@@ -35,7 +35,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, d sqldb.Dialect) *fixture {
 	t.Helper()
-	dsn := toolkittest.DSN(t, d)
+	return newFixtureOn(t, toolkittest.DSN(t, d))
+}
+
+func newFixtureOn(t *testing.T, dsn string) *fixture {
+	t.Helper()
 	f := &fixture{db: toolkittest.OpenDB(t, dsn), dsn: dsn, stream: testenv.UniqueName("inbox"), reg: prometheus.NewRegistry()}
 	f.nc = toolkittest.Connect(t, testenv.NATS(t))
 	var err error
@@ -413,13 +417,14 @@ func TestPrunesInboxRowsOlderThanRetention(t *testing.T) {
 	})
 }
 
-// TestSurvivesADatabaseRestart drops every connection to the consumer's
-// PostgreSQL database and refuses new ones for two seconds (what a restart
-// looks like to a client) while events flow: every event is applied once,
-// none is dead-lettered, although the outage outlasts MaxAttempts: an
-// unavailable database must not use up an event's attempts.
+// TestSurvivesADatabaseRestart restarts the consumer's PostgreSQL server
+// (a private one: fast shutdown, two seconds down, started again) while
+// events flow: every event is applied once and none is dead-lettered,
+// although the outage outlasts MaxAttempts: an unavailable database must not
+// use up an event's attempts.
 func TestSurvivesADatabaseRestart(t *testing.T) {
-	f := newFixture(t, sqldb.Postgres)
+	srv := testenv.NewPostgresServer(t)
+	f := newFixtureOn(t, srv.DSN())
 	f.run(t, f.consumer(t, inbox.Config{MaxAttempts: 2, Backoff: func(n int) time.Duration { return min(time.Duration(n)*50*time.Millisecond, time.Second) }}, record))
 	const total = 600
 	go func() {
@@ -430,7 +435,7 @@ func TestSurvivesADatabaseRestart(t *testing.T) {
 		}
 	}()
 	waitFor(t, 10*time.Second, "some events applied", func() bool { return f.applied(t) > 50 })
-	toolkittest.RestartPostgresDB(t, f.dsn, 2*time.Second)
+	srv.Restart(t, 2*time.Second)
 	waitFor(t, 30*time.Second, "every event applied", func() bool {
 		var n int
 		err := f.db.QueryRowContext(context.Background(), `SELECT count(*) FROM applied`).Scan(&n)

@@ -395,11 +395,15 @@ func restartNATS(t *testing.T, srv *bus.Embedded, during func()) *bus.Embedded {
 	return again
 }
 
-// TestSurvivesADatabaseRestart restarts the outbox's PostgreSQL database (as
-// its clients see it) under a running relay while writers keep trying: every
-// committed event reaches the stream once and in order, without help.
+// TestSurvivesADatabaseRestart restarts the outbox's PostgreSQL server (a
+// private one: fast shutdown, two seconds down, started again) under a
+// running relay while writers keep trying: every committed event reaches the
+// stream once and in order, without help.
 func TestSurvivesADatabaseRestart(t *testing.T) {
-	f := newFixture(t, sqldb.Postgres, testenv.NATS(t))
+	srv := testenv.NewPostgresServer(t)
+	f := &fixture{dsn: srv.DSN()}
+	f.db = toolkittest.OpenDB(t, f.dsn)
+	f.attach(t, testenv.NATS(t))
 	f.start(t, f.config(t))
 	const total = 400
 	written := make(chan struct{})
@@ -417,7 +421,7 @@ func TestSurvivesADatabaseRestart(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
-	toolkittest.RestartPostgresDB(t, f.dsn, 2*time.Second)
+	srv.Restart(t, 2*time.Second)
 	<-written
 	f.waitEmpty(t, 30*time.Second)
 	got := f.collect(t, total, 20*time.Second)

@@ -25,6 +25,30 @@ type cluster struct {
 	dsn    string
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postgres process has exited
+
+	// What restart needs to start the same server again.
+	postgres, data, sock string
+	port                 int
+	attrs                func() *sysProcAttr
+}
+
+// restart stops the server (fast shutdown: every connection is dropped),
+// waits down, and starts it again on the same port and data directory.
+func (c *cluster) restart(ctx context.Context, down time.Duration) error {
+	_ = c.cmd.Process.Signal(interruptSignal)
+	select {
+	case <-c.exited:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	time.Sleep(down)
+	again, err := startPostgres(ctx, c.postgres, c.dir, c.data, c.sock, c.attrs, c.port)
+	if err != nil {
+		return fmt.Errorf("restart postgres cluster: %w", err)
+	}
+	c.cmd, c.exited = again.cmd, again.exited
+	return nil
 }
 
 // DSN is the cluster's admin URL (user postgres, database postgres).
@@ -140,20 +164,24 @@ func startClusterWith(ctx context.Context, initdb, postgres string) (c *cluster,
 
 	// A port picked free may be taken before postgres binds it; try a few.
 	for attempt := 0; ; attempt++ {
-		c, err = startPostgres(ctx, postgres, dir, data, sock, attrs)
+		c, err = startPostgres(ctx, postgres, dir, data, sock, attrs, 0)
 		if err == nil || attempt == 2 || !strings.Contains(err.Error(), "could not") {
 			return c, err
 		}
 	}
 }
 
-func startPostgres(ctx context.Context, postgres, dir, data, sock string, attrs func() *sysProcAttr) (*cluster, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// startPostgres starts postgres on data; on port, or on a free one when port
+// is 0.
+func startPostgres(ctx context.Context, postgres, dir, data, sock string, attrs func() *sysProcAttr, port int) (*cluster, error) {
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +199,8 @@ func startPostgres(ctx context.Context, postgres, dir, data, sock string, attrs 
 		dsn:    fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		cmd:    cmd,
 		exited: make(chan struct{}),
+
+		postgres: postgres, data: data, sock: sock, port: port, attrs: attrs,
 	}
 	started := make(chan error, 1)
 	go func() {

@@ -274,3 +274,29 @@ func TestSkipSummary(t *testing.T) {
 		t.Fatalf("with CI=true want failures, not skips:\n%s", out)
 	}
 }
+
+func TestPostgresServerRestart(t *testing.T) {
+	srv := testenv.NewPostgresServer(t)
+	ctx := t.Context()
+	c, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `CREATE TABLE survives (n int); INSERT INTO survives VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(t, 200*time.Millisecond)
+	if err := c.Ping(ctx); err == nil {
+		t.Fatal("a connection from before the restart still works: the server did not restart")
+	}
+	c.Close(ctx)
+	c, err = pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatalf("the same DSN after the restart: %v", err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, `SELECT n FROM survives`).Scan(&n); err != nil || n != 42 {
+		t.Fatalf("data after the restart: %d, %v", n, err)
+	}
+}

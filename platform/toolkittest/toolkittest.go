@@ -7,14 +7,11 @@ package toolkittest
 import (
 	"context"
 	"log/slog"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -112,37 +109,6 @@ func (w *tbWriter) Write(p []byte) (int, error) {
 	w.tb.Helper()
 	w.tb.Log(string(p[:len(p)-1]))
 	return len(p), nil
-}
-
-// RestartPostgresDB makes the PostgreSQL database of dsn behave for its
-// clients as if its server restarted: every connection to it is terminated
-// and new ones are refused for down, then accepted again.
-func RestartPostgresDB(tb testing.TB, dsn string, down time.Duration) {
-	tb.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	ctx := Context(tb)
-	admin, err := pgx.Connect(ctx, testenv.PostgresAdmin(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+ident+` ALLOW_CONNECTIONS false`); err != nil {
-		tb.Fatal(err)
-	}
-	var killed int
-	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1`, name).Scan(&killed); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Logf("database %s: %d connections terminated; refusing connections for %s", name, killed, down)
-	time.Sleep(down)
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+ident+` ALLOW_CONNECTIONS true`); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // Metric returns the value of the counter or gauge name gathered from reg
