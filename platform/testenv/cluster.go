@@ -35,13 +35,7 @@ type cluster struct {
 // restart stops the server (fast shutdown: every connection is dropped),
 // waits down, and starts it again on the same port and data directory.
 func (c *cluster) restart(ctx context.Context, down time.Duration) error {
-	_ = c.cmd.Process.Signal(interruptSignal)
-	select {
-	case <-c.exited:
-	case <-time.After(20 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
+	c.halt()
 	time.Sleep(down)
 	again, err := startPostgres(ctx, c.postgres, c.dir, c.data, c.sock, c.attrs, c.port)
 	if err != nil {
@@ -60,6 +54,15 @@ func (c *cluster) Dir() string { return c.dir }
 // Stop shuts the cluster down (fast shutdown, then a kill after 20s) and
 // removes its directory.
 func (c *cluster) Stop() error {
+	c.halt()
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("stop postgres cluster: %w", err)
+	}
+	return nil
+}
+
+// halt stops the server process: a fast shutdown, then a kill after 20 s.
+func (c *cluster) halt() {
 	_ = c.cmd.Process.Signal(interruptSignal)
 	select {
 	case <-c.exited:
@@ -67,10 +70,6 @@ func (c *cluster) Stop() error {
 		_ = c.cmd.Process.Kill()
 		<-c.exited
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("stop postgres cluster: %w", err)
-	}
-	return nil
 }
 
 // interruptSignal asks the postmaster for a fast shutdown. Where signals
