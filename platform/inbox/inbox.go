@@ -216,6 +216,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 		}(work[i])
 	}
+	stopWorkers := func() {
+		for _, ch := range work {
+			close(ch)
+		}
+		for range work {
+			<-done
+		}
+	}
 	seed := maphash.MakeSeed()
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		key := msg.Headers().Get("ce-subject")
@@ -229,6 +237,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}))
 	if err != nil {
+		stopWorkers()
 		return fmt.Errorf("inbox %s: consume: %w", c.cfg.Name, err)
 	}
 	prune := time.NewTicker(time.Hour)
@@ -245,12 +254,7 @@ loop:
 	}
 	cc.Drain()
 	<-cc.Closed()
-	for _, ch := range work {
-		close(ch)
-	}
-	for range work {
-		<-done
-	}
+	stopWorkers()
 	return nil
 }
 
