@@ -163,6 +163,9 @@ type Row struct {
 	// Target is the target in words; Pass is nil when there is none.
 	Target string `json:"target,omitempty"`
 	Pass   *bool  `json:"pass,omitempty"`
+	// TargetValue is the target as a figure in Unit (a floor for ratio
+	// targets, a ceiling for upper bounds); 0 when there is none.
+	TargetValue float64 `json:"target_value,omitempty"`
 }
 
 // Table groups, in the order they are printed.
@@ -178,6 +181,7 @@ func ratioRow(group, measure, unit string, value, raw, target float64) Row {
 		Target: fmt.Sprintf("≥ %.0f%% of raw", target*100)}
 	if raw > 0 {
 		r.Ratio = value / raw
+		r.TargetValue = target * raw
 		pass := r.Ratio >= target
 		r.Pass = &pass
 	}
@@ -189,7 +193,7 @@ func ratioRow(group, measure, unit string, value, raw, target float64) Row {
 func maxRow(group, measure, unit string, value, raw, limit float64) Row {
 	pass := value <= limit
 	return Row{Group: group, Measure: measure, Value: value, Unit: unit, Raw: raw,
-		Target: "≤ " + formatValue(limit, unit), Pass: &pass}
+		Target: "≤ " + formatValue(limit, unit), Pass: &pass, TargetValue: limit}
 }
 
 func infoRow(group, measure, unit string, value float64) Row {
@@ -295,7 +299,7 @@ func writersRows(w *WritersResult) []Row {
 		infoRow(GroupWriters, w.Engine+": outbox backlog when the writers stopped", "events", float64(w.BacklogAtStop)),
 		infoRow(GroupWriters, w.Engine+": outbox backlog, final", "events", float64(w.BacklogFinal)),
 		{Group: GroupWriters, Measure: w.Engine + ": relay keeps up: oldest waiting event, max age", Value: w.OldestAgeMaxMS, Unit: "ms",
-			Target: fmt.Sprintf("≤ %s, drains to 0", formatValue(KeepUpAgeMS, "ms")), Pass: &keep},
+			Target: fmt.Sprintf("≤ %s, drains to 0", formatValue(KeepUpAgeMS, "ms")), Pass: &keep, TargetValue: KeepUpAgeMS},
 	}
 }
 

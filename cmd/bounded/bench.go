@@ -38,6 +38,8 @@ groups: all, raw, drain, live, writers, postgres, sqlite, jetstream.`))
 		only     string
 		out      string
 		jsonOut  string
+		svgOut   string
+		from     string
 		natsURL  string
 		logLevel string
 		cpuProf  string
@@ -52,6 +54,8 @@ groups: all, raw, drain, live, writers, postgres, sqlite, jetstream.`))
 	fs.StringVar(&only, "only", "", "comma-separated `phases` or groups to run (default all)")
 	fs.StringVar(&out, "out", "", "write the results as a Markdown section to `FILE`")
 	fs.StringVar(&jsonOut, "json", "", "write the results as JSON to `FILE`")
+	fs.StringVar(&svgOut, "svg", "", "draw the figures that have targets, beside their raw limits, as an SVG chart in `FILE`")
+	fs.StringVar(&from, "from", "", "measure nothing: render the results saved by -json in `FILE` again (with -out, -svg, -json)")
 	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (for go tool pprof)")
 	fs.StringVar(&logLevel, "log", "error", "level of the toolkit's own log lines on stderr: debug, info, warn, error")
 	if err := fs.parse(args); err != nil {
@@ -101,11 +105,19 @@ groups: all, raw, drain, live, writers, postgres, sqlite, jetstream.`))
 			}
 			m.onClose(func() error { pprof.StopCPUProfile(); return f.Close() })
 		}
-		rep, err := bench.Run(ctx, cfg)
+		var rep *bench.Report
+		var err error
+		if from != "" {
+			rep, err = readReport(from)
+		} else {
+			rep, err = bench.Run(ctx, cfg)
+			if rep != nil {
+				rep.Command = strings.TrimSpace(command)
+			}
+		}
 		if rep == nil {
 			return err
 		}
-		rep.Command = strings.TrimSpace(command)
 		// Write the results also when a phase failed: the table names it, and
 		// the other phases' figures stand.
 		werr := []error{rep.WriteMarkdown(m.Stdout)}
@@ -114,6 +126,9 @@ groups: all, raw, drain, live, writers, postgres, sqlite, jetstream.`))
 		}
 		if jsonOut != "" {
 			werr = append(werr, writeFile(jsonOut, rep.WriteJSON))
+		}
+		if svgOut != "" {
+			werr = append(werr, writeFile(svgOut, rep.WriteSVG))
 		}
 		return errors.Join(append([]error{err}, werr...)...)
 	}, nil
@@ -133,4 +148,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// readReport reads a report saved with -json.
+func readReport(path string) (*bench.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return bench.ReadJSON(f)
 }
