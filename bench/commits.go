@@ -53,6 +53,18 @@ func mergeRounds(rounds []CommitRun) CommitRun {
 	return m
 }
 
+// newDomainDB is newDB with the domain table created in it.
+func (r *runner) newDomainDB(ctx context.Context, s *scope, d sqldb.Dialect, prefix string) (*sqldb.DB, error) {
+	db, err := r.newDB(ctx, s, d, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := createDomainTable(ctx, db); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
 // createDomainTable creates the table the writers insert into: a stand-in
 // for a service's aggregate table, one row per transaction.
 func createDomainTable(ctx context.Context, db *sqldb.DB) error {

@@ -68,11 +68,8 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		res.WarmupEvents = min(max(r.cfg.Rate/10, 10), 500)
 		warm, total := res.WarmupEvents, res.WarmupEvents+res.Events
 
-		db, err := r.newDB(ctx, s, d, "bench_live_")
+		db, err := r.newDomainDB(ctx, s, d, "bench_live_")
 		if err != nil {
-			return nil, err
-		}
-		if err := createDomainTable(ctx, db); err != nil {
 			return nil, err
 		}
 		ob, err := newOutbox(ctx, db)

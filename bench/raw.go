@@ -32,11 +32,8 @@ func (r *runner) rawDB(ctx context.Context, d sqldb.Dialect) (*RawDBResult, erro
 		dst     *CommitRun
 	}{{1, &res.One}, {r.cfg.Writers, &res.Many}} {
 		cr, err := withScope(func(s *scope) (CommitRun, error) {
-			db, err := r.newDB(ctx, s, d, "bench_raw_")
+			db, err := r.newDomainDB(ctx, s, d, "bench_raw_")
 			if err != nil {
-				return CommitRun{}, err
-			}
-			if err := createDomainTable(ctx, db); err != nil {
 				return CommitRun{}, err
 			}
 			data := make([]byte, r.cfg.PayloadBytes)

@@ -94,11 +94,8 @@ func (r *runner) writers(ctx context.Context, d sqldb.Dialect) (*WritersResult, 
 // relay when relay is set (then the backlog and stream figures go to res).
 func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersResult, round int, dur time.Duration, withOutbox, withRelay bool) (CommitRun, error) {
 	return withScope(func(s *scope) (CommitRun, error) {
-		db, err := r.newDB(ctx, s, d, "bench_writers_")
+		db, err := r.newDomainDB(ctx, s, d, "bench_writers_")
 		if err != nil {
-			return CommitRun{}, err
-		}
-		if err := createDomainTable(ctx, db); err != nil {
 			return CommitRun{}, err
 		}
 		data := make([]byte, r.cfg.PayloadBytes)
