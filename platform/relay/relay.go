@@ -181,6 +181,10 @@ type Relay struct {
 	cfg Config
 	log *slog.Logger
 	m   *metrics
+	// stallWait lets a full publish window wait for room as long as an ack
+	// may take (the default, 200 ms, would turn a busy server into a failed
+	// batch); built once, not per message.
+	stallWait jetstream.PublishOpt
 }
 
 // ErrBufferingConn is returned by New for a connection that buffers
@@ -210,7 +214,8 @@ func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relay{ob: ob, db: ob.DB(), nc: nc, js: js, cfg: cfg, log: cfg.Logger.With("stream", cfg.Stream.Name), m: m}, nil
+	return &Relay{ob: ob, db: ob.DB(), nc: nc, js: js, cfg: cfg, log: cfg.Logger.With("stream", cfg.Stream.Name), m: m,
+		stallWait: jetstream.WithStallWait(cfg.AckTimeout)}, nil
 }
 
 // Run publishes until ctx is done, then returns nil. It returns an error
@@ -607,9 +612,7 @@ func (r *Relay) send(ctx context.Context, b *batch) error {
 			return errors.New("relay: NATS reconnected during the batch")
 		}
 		msg := &nats.Msg{Subject: r.cfg.Subject(e), Header: nats.Header(e.Header()), Data: e.Data}
-		// A full window waits for room as long as an ack may take (the
-		// default, 200 ms, would turn a busy server into a failed batch).
-		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(r.cfg.AckTimeout))
+		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), r.stallWait)
 		if err != nil {
 			return fmt.Errorf("relay: publish %s: %w", e.ID, err)
 		}
