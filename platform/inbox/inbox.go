@@ -91,6 +91,14 @@ type Config struct {
 	// Stream is the stream to read; Subjects, when set, filter it.
 	Stream   string
 	Subjects []string
+	// Handles, when set, says which event types the handler wants, by name
+	// without version ("orders.order_confirmed"). Other messages are
+	// acknowledged without a transaction and counted as skipped. It lets one
+	// consumer read a whole stream (one subject filter, which every
+	// JetStream server supports) and keep the stream's per-aggregate order
+	// across the types it handles. A message without a readable ce-type is
+	// not skipped: it goes to the handler's decode and is dead-lettered.
+	Handles func(name string) bool
 	// MaxAttempts is how many times a failing event is tried before it is
 	// dead-lettered. Default 5.
 	MaxAttempts int
@@ -307,6 +315,13 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	meta, _ := msg.Metadata()
 	if meta != nil && meta.NumDelivered > 1 {
 		c.m.redeliveries.Inc()
+	}
+	if c.cfg.Handles != nil {
+		if name, _, err := contract.ParseType(msg.Headers().Get("ce-type")); err == nil && !c.cfg.Handles(name) {
+			c.m.skipped.Inc()
+			c.ack(msg)
+			return
+		}
 	}
 	e, err := contract.FromMessage(msg.Headers(), msg.Data())
 	if err != nil {

@@ -448,3 +448,31 @@ func TestSurvivesADatabaseRestart(t *testing.T) {
 		t.Fatal("no handler attempt failed: the restart did not hit the consumer")
 	}
 }
+
+func TestSkipsTypesItDoesNotHandle(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		wanted := f.stream + ".thing_happened"
+		f.run(t, f.consumer(t, inbox.Config{Handles: func(name string) bool { return name == wanted }}, record))
+		other, err := contract.New(f.stream, f.stream+".other_thing.v1", "a", payload{"a", 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.publish(t, other, other.ID)
+		// Malformed: no ce-type at all. Not skipped: dead-lettered.
+		f.publishRaw(t, f.stream+".x", nats.Header{"ce-id": {"x"}}, []byte(`{}`))
+		e := f.event(t, "a", 1)
+		f.publish(t, e, e.ID)
+		waitFor(t, 15*time.Second, "the handled event applied, the other skipped, the malformed one dead-lettered", func() bool {
+			return f.applied(t) == 1 && f.metric(t, "bounded_inbox_skipped_total") == 1 &&
+				f.metric(t, "bounded_inbox_dead_letters_total") == 1
+		})
+		var inboxRows int
+		if err := f.db.QueryRowContext(context.Background(), `SELECT count(*) FROM bounded_inbox`).Scan(&inboxRows); err != nil {
+			t.Fatal(err)
+		}
+		// The applied event and the dead letter have inbox rows; the skipped one costs no transaction.
+		if inboxRows != 2 {
+			t.Fatalf("inbox rows = %d, want 2", inboxRows)
+		}
+	})
+}
