@@ -101,4 +101,3 @@ func (h *Host) service(name string) *hosted {
 	}
 	return nil
 }
-
