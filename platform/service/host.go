@@ -317,3 +317,13 @@ func (h *Host) Specs() []Spec {
 	}
 	return out
 }
+
+// Commits returns, per service, the transactions committed on its
+// database so far (see sqldb.DB.Commits).
+func (h *Host) Commits() map[string]int64 {
+	out := map[string]int64{}
+	for _, s := range h.services {
+		out[s.spec.Name] = s.db.Commits()
+	}
+	return out
+}

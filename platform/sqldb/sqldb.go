@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -96,7 +97,12 @@ type DB struct {
 
 	mu          sync.Mutex
 	afterCommit []func() // hooks run after every committed transaction
+	commits     atomic.Int64
 }
+
+// Commits is the number of transactions Transact has committed (a
+// statement run outside Transact, on Writer, is not counted).
+func (db *DB) Commits() int64 { return db.commits.Load() }
 
 // DialectOf tells which engine a DSN names.
 func DialectOf(dsn string) Dialect {
@@ -263,6 +269,7 @@ func (db *DB) Transact(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("sqldb: commit: %w", err)
 	}
+	db.commits.Add(1)
 	for _, f := range tx.afterCommit {
 		f()
 	}

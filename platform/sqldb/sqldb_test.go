@@ -95,6 +95,9 @@ func TestTransactCommitsOrRollsBack(t *testing.T) {
 		if dbHook != 1 || txHook != 1 {
 			t.Fatalf("after-commit hooks ran db=%d tx=%d times, want 1 and 1", dbHook, txHook)
 		}
+		if c := db.Commits(); c != 1 {
+			t.Fatalf("Commits() = %d, want 1 (rolled-back transactions do not count)", c)
+		}
 		// Migrate again: a no-op.
 		if err := db.Migrate(ctx, os.DirFS("testdata/migrations"), "things_version"); err != nil {
 			t.Fatal(err)
