@@ -105,6 +105,7 @@ func (m *Main) commands() []command {
 		{"help", "show the commands", m.parseHelp},
 		{"version", "print the version", m.parseVersion},
 		{"up", "start bounded on embedded defaults (embedded NATS JetStream, SQLite files in a data directory)", m.parseUp},
+		{"topology", "print the owned-data table and the flows between services, from the services' own registrations", m.parseTopology},
 		{"bench toolkit", "measure the outbox, relay and inbox beside the raw limits of PostgreSQL, SQLite and JetStream", m.parseBenchToolkit},
 	}
 }

@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,14 +21,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bounded-dev/bounded/platform/bus"
+	"github.com/bounded-dev/bounded/platform/httpapi"
+	"github.com/bounded-dev/bounded/platform/service"
 )
 
 // upConfig is what `bounded up` runs with.
 type upConfig struct {
-	dataDir  string
-	addr     string
-	natsAddr string
-	logLevel slog.Level
+	dataDir    string
+	addr       string
+	natsAddr   string
+	logLevel   slog.Level
+	adminToken string
+	seed       bool
+	shop       shopConfig
 }
 
 func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) error, error) {
@@ -35,9 +43,11 @@ func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) 
 	fs.StringVar(&cfg.dataDir, "data", "data", "data directory: the embedded JetStream store and one SQLite file per service")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "HTTP address to serve on (127.0.0.1:0 picks a free port)")
 	fs.StringVar(&cfg.natsAddr, "nats-addr", "127.0.0.1:0", "address of the embedded NATS server (port 0 picks a free port)")
+	fs.StringVar(&cfg.adminToken, "admin-token", os.Getenv("BOUNDED_ADMIN_TOKEN"), "bearer token for admin actions (default $BOUNDED_ADMIN_TOKEN, else the one in DATA/admin-token, generated on first start)")
+	fs.BoolVar(&cfg.seed, "seed", true, "seed a demo catalog with stock into a new data directory")
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "usage: bounded up [flags]\n\nStarts bounded on embedded defaults: an embedded NATS JetStream server and one SQLite file per service\nin the data directory, all in this process. Ctrl-C stops it cleanly.\n\nFlags:")
+		fmt.Fprintln(m.Stderr, "usage: bounded up [flags]\n\nStarts the shop on embedded defaults: every service in this process, an embedded NATS JetStream\nserver and one SQLite file per service in the data directory. Ctrl-C stops it cleanly; starting\nit again on the same data directory resumes where it stopped.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,6 +62,9 @@ func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) 
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, usagef("up: --log: %v", err)
 	}
+	if t := cfg.adminToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		return nil, usagef("up: --admin-token: want at least 16 characters and no spaces")
+	}
 	host, port, err := net.SplitHostPort(cfg.natsAddr)
 	if err != nil {
 		return nil, usagef("up: --nats-addr %q: %v", cfg.natsAddr, err)
@@ -63,11 +76,16 @@ func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) 
 	return func(ctx context.Context) error { return m.up(ctx, cfg, host, natsPort) }, nil
 }
 
-// up runs the platform until ctx is done.
+// up runs the shop until ctx is done.
 func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort int) error {
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return fmt.Errorf("up: data directory: %w", err)
+	}
+	fresh := isNewDataDir(cfg.dataDir)
+	token, generated, err := adminToken(cfg)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
 	}
 	if natsPort == 0 {
 		natsPort = -1 // the embedded server's "any free port"
@@ -82,59 +100,172 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	m.closers = append(m.closers, func() error { srv.Shutdown(); return nil })
-	nc, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "bounded up", Logger: log})
+	m.onClose(func() error { srv.Shutdown(); return nil })
+	nc, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "bounded up", Logger: log, NoReconnectBuffer: true})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	m.closers = append(m.closers, func() error { nc.Close(); return nil })
+	m.onClose(func() error { nc.Close(); return nil })
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		status, code := map[string]string{"nats": "ok"}, http.StatusOK
-		if !nc.IsConnected() {
-			status["nats"], code = "disconnected", http.StatusServiceUnavailable
+	root := http.NewServeMux()
+	// Services reach each other's APIs (API composition) through the same
+	// routes as any client, served in process.
+	peers := service.NewPeers("http://bounded.internal", &http.Client{Transport: service.HandlerTransport{Handler: root}, Timeout: 10 * time.Second})
+	host, err := service.NewHost(service.HostConfig{
+		NATS:       nc,
+		DSN:        func(name string) string { return filepath.Join(cfg.dataDir, name+".db") },
+		Logger:     log,
+		Metrics:    reg,
+		AdminToken: token,
+		Peers:      peers,
+	})
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	m.onClose(host.Close)
+	if err := host.Start(ctx, shopSpecs(cfg.shop)...); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	routeRoot(root, host, reg, srv.ClientURL(), cfg.dataDir)
+
+	// The services run on their own context, stopped only after the HTTP
+	// server has finished its requests.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	ran := make(chan error, 1)
+	go func() { ran <- host.Run(runCtx) }()
+	waitRun := func() error {
+		stopRun()
+		select {
+		case err := <-ran:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("up: the services did not stop within 30 s")
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(status)
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"name": "bounded", "version": version(), "nats": srv.ClientURL(), "data": cfg.dataDir,
-			"services": []string{}, "endpoints": []string{"/healthz", "/metrics"},
-		})
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": "Not Found", "status": http.StatusNotFound,
-			"detail": fmt.Sprintf("no endpoint %s %s; try GET /, /healthz or /metrics", r.Method, r.URL.Path)})
-	})
+	}
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return fmt.Errorf("up: listen: %w", err)
+		return errors.Join(fmt.Errorf("up: listen: %w", err), waitRun())
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	fmt.Fprintf(m.Stdout, "bounded is up: http://%s\n  NATS JetStream (embedded): %s\n  data: %s\n  Ctrl-C stops it.\n", ln.Addr(), srv.ClientURL(), cfg.dataDir)
 
+	if fresh && cfg.seed {
+		if err := seedDemo(ctx, root, token); err != nil {
+			hs.Close()
+			return errors.Join(fmt.Errorf("up: seeding the demo catalog: %w", err), waitRun())
+		}
+		if err := os.WriteFile(filepath.Join(cfg.dataDir, "seeded"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+			log.Warn("could not mark the data directory as seeded", "err", err)
+		}
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(m.Stdout, "bounded is up: %s\n", base)
+	fmt.Fprintf(m.Stdout, "  services: %s (APIs under %s/<service>/, OpenAPI at %s/<service>/openapi.json)\n", strings.Join(host.Services(), ", "), base, base)
+	fmt.Fprintf(m.Stdout, "  NATS JetStream (embedded): %s\n  data: %s\n", srv.ClientURL(), cfg.dataDir)
+	switch {
+	case generated:
+		fmt.Fprintf(m.Stdout, "  admin token (new, kept in %s): %s\n", filepath.Join(cfg.dataDir, "admin-token"), token)
+	case cfg.adminToken == "":
+		fmt.Fprintf(m.Stdout, "  admin token: in %s\n", filepath.Join(cfg.dataDir, "admin-token"))
+	}
+	if fresh && cfg.seed {
+		fmt.Fprintln(m.Stdout, "  seeded a demo catalog with stock")
+	}
+	fmt.Fprintln(m.Stdout, "  Ctrl-C stops it.")
+
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		return fmt.Errorf("up: serve: %w", err)
+		return errors.Join(fmt.Errorf("up: serve: %w", err), waitRun())
+	case runErr = <-ran:
+		ran <- runErr // waitRun reads it again
 	}
 	// Shut down on a fresh context: ctx is already done.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("up: shutdown: %w", err)
+		return errors.Join(fmt.Errorf("up: shutdown: %w", err), waitRun())
+	}
+	if err := waitRun(); err != nil {
+		return fmt.Errorf("up: %w", err)
 	}
 	fmt.Fprintln(m.Stdout, "bounded stopped")
 	return nil
+}
+
+// routeRoot serves the host's services and operations routes, and the
+// binary's own: an index, /healthz, /metrics; anything else is a 404
+// problem.
+func routeRoot(root *http.ServeMux, host *service.Host, reg *prometheus.Registry, natsURL, dataDir string) {
+	for _, name := range host.Services() {
+		root.Handle("/"+name+"/", host.Handler())
+	}
+	root.Handle("/ops/", host.Handler())
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		status, ok := host.Health(r.Context())
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		_ = httpapi.WriteJSON(w, code, status)
+	})
+	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		services := map[string]string{}
+		for _, name := range host.Services() {
+			services[name] = "/" + name + "/openapi.json"
+		}
+		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+			"name": "bounded", "version": version(), "nats": natsURL, "data": dataDir,
+			"services":  services,
+			"endpoints": []string{"/healthz", "/metrics", "/ops/dead-letters (admin)"},
+		})
+	})
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteProblem(w, r, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s; GET / lists the services", r.Method, r.URL.Path))
+	})
+}
+
+// isNewDataDir reports whether dir holds no shop yet (it is seeded once).
+func isNewDataDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "seeded"))
+	if err == nil {
+		return false
+	}
+	// A data directory from before seeding existed, or whose seeding was
+	// switched off, has service databases: not new.
+	dbs, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	return len(dbs) == 0 && errors.Is(err, fs.ErrNotExist)
+}
+
+// adminToken is the configured token, or the one kept in the data
+// directory, or a new one written there (generated reports that).
+func adminToken(cfg upConfig) (token string, generated bool, err error) {
+	if cfg.adminToken != "" {
+		return cfg.adminToken, false, nil
+	}
+	path := filepath.Join(cfg.dataDir, "admin-token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, false, nil
+		}
+		return "", false, fmt.Errorf("admin token file %s is empty; delete it to get a new token", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	raw := make([]byte, 24)
+	rand.Read(raw)
+	token = base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	return token, true, nil
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,4 +50,34 @@ func (t HandlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := newResponseRecorder()
 	t.Handler.ServeHTTP(rec, req.Clone(req.Context()))
 	return rec.result(req), nil
+}
+
+// Put sends body as JSON with PUT to path of service's API, with token as
+// the admin bearer token (none when empty). Any answer but 200 or 201 is an
+// error that carries the problem's detail.
+func (p *Peers) Put(ctx context.Context, token, service, path string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", service, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.base+"/"+service+path, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("peer %s: %w", service, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return httpapi.Errorf(httpapi.ErrUnavailable, "%s is unavailable: %v", service, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
+		return nil
+	}
+	var prob httpapi.Problem
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	_ = json.Unmarshal(raw, &prob)
+	return fmt.Errorf("%s answered %d to PUT %s: %s", service, resp.StatusCode, path, prob.Detail)
 }

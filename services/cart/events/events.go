@@ -3,6 +3,7 @@
 package events
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/bounded-dev/bounded/platform/contract"
@@ -53,4 +54,55 @@ func Registry() *contract.Registry {
 	r := contract.NewRegistry()
 	contract.Register[CheckedOutV1](r, CheckedOut, 1)
 	return r
+}
+
+// NewCheckedOut builds the cart.checked_out event (v1) for v, about the cart
+// v.CartID. The Cart service builds its events with it, and so do Examples,
+// so that the contract test checks what the service really publishes.
+func NewCheckedOut(v CheckedOutV1) (contract.Event, error) {
+	e, err := contract.New(Source, contract.TypeName(CheckedOut, 1), v.CartID, v)
+	if err != nil {
+		return contract.Event{}, fmt.Errorf("cart events: %w", err)
+	}
+	return e, nil
+}
+
+// Examples returns one realistic example of every event type Cart
+// publishes, in every version it still publishes. Producers' contract tests
+// hold them against their consumers' Reliances.
+func Examples() []contract.Event {
+	checkedOut, err := NewCheckedOut(CheckedOutV1{
+		CartID:        "01972f3a-5b1c-7d2e-9f10-2a3b4c5d6e7f",
+		OrderID:       "01972f3b-0c4d-7e5f-8a6b-7c8d9e0f1a2b",
+		CustomerEmail: "ada@example.com",
+		ShippingAddress: Address{
+			Name:       "Ada Lovelace",
+			Line1:      "12 St James's Square",
+			Line2:      "Flat 3",
+			City:       "London",
+			PostalCode: "SW1Y 4JH",
+			Country:    "GB",
+		},
+		PaymentToken: "tok_visa_4242",
+		Currency:     "EUR",
+		Items: []Item{
+			{SKU: "KETTLE-17", Name: "Kettle 1.7 l", Quantity: 1, UnitPriceCents: 3999, ProductVersion: 4},
+			{SKU: "MUG-350-BLUE", Name: "Mug 350 ml, blue", Quantity: 2, UnitPriceCents: 850, ProductVersion: 2},
+		},
+		CheckedOutAt: time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC),
+	})
+	if err != nil {
+		panic(err) // the example is a constant: a failure is a programming error
+	}
+	return []contract.Event{checkedOut}
+}
+
+// Reliances are the fields of other services' events Cart reads. Catalog's
+// contract test checks them (contract.CheckReliances), so that a change to
+// catalog.product_updated that drops one fails Catalog's build instead of
+// Cart's product copy.
+func Reliances() []contract.Reliance {
+	return []contract.Reliance{
+		contract.Relies("cart", "catalog.product_updated", "sku", "name", "price_cents", "currency", "active", "version"),
+	}
 }

@@ -61,7 +61,10 @@ type CategoryUpdatedV1 struct {
 }
 
 // Registry returns Catalog's event registry, with the upcaster from
-// product_updated v1 to v2 (both descriptions are the old description).
+// product_updated v1 to v2: the long description (and the deprecated
+// description) is the old description, the short one its first sentence
+// (ShortFromDescription), the same rule the Catalog API applies to an old
+// client that sends only a description.
 func Registry() *contract.Registry {
 	r := contract.NewRegistry()
 	contract.Register[ProductUpdatedV1](r, ProductUpdated, 1)
@@ -72,7 +75,7 @@ func Registry() *contract.Registry {
 		if err := json.Unmarshal(data, &v1); err != nil {
 			return nil, fmt.Errorf("upcast %s v1: %w", ProductUpdated, err)
 		}
-		return json.Marshal(ProductUpdatedV2{SKU: v1.SKU, Name: v1.Name, ShortDescription: v1.Description,
+		return json.Marshal(ProductUpdatedV2{SKU: v1.SKU, Name: v1.Name, ShortDescription: ShortFromDescription(v1.Description),
 			LongDescription: v1.Description, Description: v1.Description, PriceCents: v1.PriceCents,
 			Currency: v1.Currency, Category: v1.Category, Active: v1.Active, Version: v1.Version})
 	})

@@ -23,6 +23,28 @@ const (
 	PurchaseOrderFlagged = "inventory.purchase_order_flagged"
 )
 
+// Reasons of a failed reservation.
+const (
+	FailureOutOfStock     = "out_of_stock"
+	FailureUnknownProduct = "unknown_product"
+)
+
+// Reasons of a stock movement (StockChangedV1.Reason).
+const (
+	StockReservation           = "reservation"
+	StockRelease               = "release"
+	StockShipment              = "shipment"
+	StockRestock               = "restock"
+	StockAdjustment            = "adjustment"
+	StockPurchaseOrderReceived = "purchase_order_received"
+)
+
+// Fields a purchase order can miss (PurchaseOrderFlaggedV1.Missing).
+const (
+	MissingName        = "name"
+	MissingDescription = "description"
+)
+
 // Line is a SKU and a quantity.
 type Line struct {
 	SKU      string `json:"sku"`
@@ -116,4 +138,75 @@ func Reliances() []contract.Reliance {
 		contract.Relies("inventory", "orders.order_cancelled", "order_id", "reason"),
 		contract.Relies("inventory", "fulfillment.shipment_dispatched", "order_id", "shipment_id"),
 	}
+}
+
+// The constructors below are how Inventory builds its events (the service
+// and Examples alike), so that the subject convention lives in one place:
+// reservation events are about the order, stock and purchase-order events
+// about the SKU.
+
+// NewReservationConfirmed builds a reservation_confirmed event.
+func NewReservationConfirmed(v ReservationConfirmedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(ReservationConfirmed, 1), v.OrderID, v)
+}
+
+// NewReservationFailed builds a reservation_failed event.
+func NewReservationFailed(v ReservationFailedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(ReservationFailed, 1), v.OrderID, v)
+}
+
+// NewReservationReleased builds a reservation_released event.
+func NewReservationReleased(v ReservationReleasedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(ReservationReleased, 1), v.OrderID, v)
+}
+
+// NewStockChanged builds a stock_changed event.
+func NewStockChanged(v StockChangedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(StockChanged, 1), v.SKU, v)
+}
+
+// NewPurchaseOrderPlaced builds a purchase_order_placed event.
+func NewPurchaseOrderPlaced(v PurchaseOrderPlacedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(PurchaseOrderPlaced, 1), v.SKU, v)
+}
+
+// NewPurchaseOrderFlagged builds a purchase_order_flagged event.
+func NewPurchaseOrderFlagged(v PurchaseOrderFlaggedV1) (contract.Event, error) {
+	return contract.New(Source, contract.TypeName(PurchaseOrderFlagged, 1), v.SKU, v)
+}
+
+// Examples returns one realistic event of every type Inventory publishes,
+// in every version it still publishes, built by the constructors the
+// service uses. Producers' tests check them against consumers' reliances
+// (contract.CheckReliances).
+func Examples() []contract.Event {
+	at := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	const (
+		order       = "01959b3c-6d1e-7c3a-9f4e-2b8d5a1c0e77"
+		reservation = "01959b3c-6e02-7b11-8a3d-4c9e2f7a1b05"
+		po          = "01959b3c-7a40-7d2c-b1e8-93f0c6a4d218"
+	)
+	items := []Line{{SKU: "MUG-350", Quantity: 2}, {SKU: "TEE-M-BLK", Quantity: 1}}
+	return []contract.Event{
+		must(NewReservationConfirmed(ReservationConfirmedV1{ReservationID: reservation, OrderID: order, Items: items, ConfirmedAt: at})),
+		must(NewReservationFailed(ReservationFailedV1{OrderID: order, Reason: FailureOutOfStock,
+			Shortages: []Shortage{{SKU: "MUG-350", Requested: 2, Available: 1}}, FailedAt: at})),
+		must(NewReservationReleased(ReservationReleasedV1{ReservationID: reservation, OrderID: order, Items: items,
+			Reason: "payment_declined", ReleasedAt: at})),
+		must(NewStockChanged(StockChangedV1{SKU: "MUG-350", DeltaOnHand: 0, DeltaReserved: 2, OnHand: 40, Reserved: 7,
+			ReorderPoint: 10, Reason: StockReservation, Ref: order, ChangedAt: at})),
+		must(NewPurchaseOrderPlaced(PurchaseOrderPlacedV1{PurchaseOrderID: po, SKU: "MUG-350", Name: "Stoneware mug",
+			Description: "A 350 ml stoneware mug, dishwasher safe.", Quantity: 100, PlacedAt: at})),
+		must(NewPurchaseOrderFlagged(PurchaseOrderFlaggedV1{PurchaseOrderID: po, SKU: "MUG-350",
+			Missing: []string{MissingDescription}, FlaggedAt: at})),
+	}
+}
+
+// must panics on an error: Examples are built from constants, so an error
+// is a programmer's.
+func must(e contract.Event, err error) contract.Event {
+	if err != nil {
+		panic(err)
+	}
+	return e
 }

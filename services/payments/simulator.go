@@ -1,0 +1,254 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Test card tokens the Simulator knows. Any other token is declined with
+// invalid_token.
+const (
+	TokenApprove           = "tok_approve"            // approved
+	TokenDecline           = "tok_decline"            // declined: card_declined
+	TokenInsufficientFunds = "tok_insufficient_funds" // declined: insufficient_funds
+	TokenFlaky             = "tok_flaky"              // temporary failure on the first 2 calls per idempotency key, then approved
+	TokenUnavailable       = "tok_unavailable"        // always a temporary failure
+)
+
+// Errors of the Simulator other than ErrTemporary. They are not temporary,
+// but Payments retries every gateway error alike (the outcome of a call that
+// failed is unknown to it).
+var (
+	ErrGatewayInvalidRequest = errors.New("payment gateway: invalid request")
+	ErrIdempotencyMismatch   = errors.New("payment gateway: idempotency key reused with a different request")
+	ErrUnknownCharge         = errors.New("payment gateway: unknown charge")
+	ErrRefundExceedsCharge   = errors.New("payment gateway: refund exceeds what is left of the charge")
+)
+
+// SimulatorConfig configures a Simulator. The zero value is a fast gateway
+// whose refunds always succeed.
+type SimulatorConfig struct {
+	// Latency is how long every call takes (it ends early, with the
+	// context's error, when the call's context is done).
+	Latency time.Duration
+	// RefundFailures makes the first RefundFailures Refund calls for each
+	// idempotency key fail temporarily.
+	RefundFailures int
+}
+
+// SimCharge is a charge attempt as the Simulator recorded it: approved
+// (ID set) or declined.
+type SimCharge struct {
+	ID             string
+	IdempotencyKey string
+	Token          string
+	Reference      string
+	AmountCents    int64
+	Currency       string
+	Approved       bool
+	DeclineReason  string
+	RefundedCents  int64
+	At             time.Time
+}
+
+// SimRefund is a refund the Simulator made.
+type SimRefund struct {
+	ID             string
+	IdempotencyKey string
+	ChargeID       string
+	AmountCents    int64
+	Currency       string
+	At             time.Time
+}
+
+// Simulator is an in-memory payment gateway that behaves by test card token
+// (see the Token constants). It honours idempotency keys: a charge or refund
+// repeated with the same key returns the first answer and never moves money
+// twice; a key reused with a different request is refused. A refund never
+// exceeds what is left of its charge. It records everything it did, for
+// tests and the embedded shop. It is safe for concurrent use.
+type Simulator struct {
+	cfg SimulatorConfig
+
+	mu          sync.Mutex
+	charges     map[string]*SimCharge // by idempotency key: approved and declined
+	chargeByID  map[string]*SimCharge // approved only
+	chargeCalls map[string]int        // by idempotency key
+	refunds     map[string]*SimRefund // by idempotency key
+	refundCalls map[string]int
+}
+
+var _ Gateway = (*Simulator)(nil)
+
+// NewSimulator returns a Simulator with no history.
+func NewSimulator(cfg SimulatorConfig) *Simulator {
+	return &Simulator{
+		cfg:         cfg,
+		charges:     map[string]*SimCharge{},
+		chargeByID:  map[string]*SimCharge{},
+		chargeCalls: map[string]int{},
+		refunds:     map[string]*SimRefund{},
+		refundCalls: map[string]int{},
+	}
+}
+
+var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// Charge charges req.Token; see Simulator.
+func (s *Simulator) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
+	switch {
+	case req.IdempotencyKey == "":
+		return Charge{}, fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
+	case req.AmountCents <= 0:
+		return Charge{}, fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
+	case !currencyRE.MatchString(req.Currency):
+		return Charge{}, fmt.Errorf("%w: currency %q", ErrGatewayInvalidRequest, req.Currency)
+	}
+	if err := s.wait(ctx); err != nil {
+		return Charge{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chargeCalls[req.IdempotencyKey]++
+	n := s.chargeCalls[req.IdempotencyKey]
+	if c := s.charges[req.IdempotencyKey]; c != nil {
+		if c.Token != req.Token || c.AmountCents != req.AmountCents || c.Currency != req.Currency {
+			return Charge{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
+		}
+		return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}, nil
+	}
+	c := &SimCharge{IdempotencyKey: req.IdempotencyKey, Token: req.Token, Reference: req.Reference,
+		AmountCents: req.AmountCents, Currency: req.Currency, At: time.Now().UTC()}
+	switch req.Token {
+	case TokenApprove:
+		c.Approved = true
+	case TokenDecline:
+		c.DeclineReason = "card_declined"
+	case TokenInsufficientFunds:
+		c.DeclineReason = "insufficient_funds"
+	case TokenFlaky:
+		if n <= 2 {
+			return Charge{}, fmt.Errorf("%w: simulated hiccup (call %d for this key)", ErrTemporary, n)
+		}
+		c.Approved = true
+	case TokenUnavailable:
+		return Charge{}, fmt.Errorf("%w: simulated outage", ErrTemporary)
+	default:
+		c.DeclineReason = "invalid_token"
+	}
+	if c.Approved {
+		c.ID = "ch_" + uuid.NewString()
+		s.chargeByID[c.ID] = c
+	}
+	s.charges[req.IdempotencyKey] = c
+	return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}, nil
+}
+
+// Refund gives back part or all of an approved charge; see Simulator.
+func (s *Simulator) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
+	switch {
+	case req.IdempotencyKey == "":
+		return RefundResult{}, fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
+	case req.ChargeID == "":
+		return RefundResult{}, fmt.Errorf("%w: no charge id", ErrGatewayInvalidRequest)
+	case req.AmountCents <= 0:
+		return RefundResult{}, fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
+	}
+	if err := s.wait(ctx); err != nil {
+		return RefundResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refundCalls[req.IdempotencyKey]++
+	if n := s.refundCalls[req.IdempotencyKey]; n <= s.cfg.RefundFailures {
+		return RefundResult{}, fmt.Errorf("%w: simulated refund hiccup (call %d for this key)", ErrTemporary, n)
+	}
+	if r := s.refunds[req.IdempotencyKey]; r != nil {
+		if r.ChargeID != req.ChargeID || r.AmountCents != req.AmountCents || r.Currency != req.Currency {
+			return RefundResult{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
+		}
+		return RefundResult{ID: r.ID}, nil
+	}
+	c := s.chargeByID[req.ChargeID]
+	switch {
+	case c == nil:
+		return RefundResult{}, fmt.Errorf("%w: %s", ErrUnknownCharge, req.ChargeID)
+	case c.Currency != req.Currency:
+		return RefundResult{}, fmt.Errorf("%w: currency %s, the charge is in %s", ErrGatewayInvalidRequest, req.Currency, c.Currency)
+	case c.RefundedCents+req.AmountCents > c.AmountCents:
+		return RefundResult{}, fmt.Errorf("%w: %d asked, %d of %d left", ErrRefundExceedsCharge,
+			req.AmountCents, c.AmountCents-c.RefundedCents, c.AmountCents)
+	}
+	c.RefundedCents += req.AmountCents
+	r := &SimRefund{ID: "re_" + uuid.NewString(), IdempotencyKey: req.IdempotencyKey, ChargeID: req.ChargeID,
+		AmountCents: req.AmountCents, Currency: req.Currency, At: time.Now().UTC()}
+	s.refunds[req.IdempotencyKey] = r
+	return RefundResult{ID: r.ID}, nil
+}
+
+// wait simulates the gateway's latency.
+func (s *Simulator) wait(ctx context.Context) error {
+	if s.cfg.Latency <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(s.cfg.Latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrTemporary, ctx.Err())
+	}
+}
+
+// Charges returns the approved charges, oldest first.
+func (s *Simulator) Charges() []SimCharge {
+	return s.chargesWhere(func(*SimCharge) bool { return true })
+}
+
+// ChargesFor returns the approved charges whose Reference is ref (an order
+// id, for Payments), oldest first.
+func (s *Simulator) ChargesFor(ref string) []SimCharge {
+	return s.chargesWhere(func(c *SimCharge) bool { return c.Reference == ref })
+}
+
+func (s *Simulator) chargesWhere(keep func(*SimCharge) bool) []SimCharge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SimCharge
+	for _, c := range s.chargeByID {
+		if keep(c) {
+			out = append(out, *c)
+		}
+	}
+	slices.SortFunc(out, func(a, b SimCharge) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// Refunds returns the refunds made, oldest first.
+func (s *Simulator) Refunds() []SimRefund {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SimRefund, 0, len(s.refunds))
+	for _, r := range s.refunds {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b SimRefund) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// ChargeCalls returns how many Charge calls reached the simulator with
+// idempotency key key (including failed ones; not those refused as invalid
+// or cut short by their context).
+func (s *Simulator) ChargeCalls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chargeCalls[key]
+}
