@@ -8,7 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,17 +93,26 @@ func Connect(tb testing.TB, url string) *nats.Conn {
 // arrives after the test has completed.
 func Logger(tb testing.TB) *slog.Logger {
 	w := &tbWriter{tb: tb}
-	tb.Cleanup(func() { w.done.Store(true) })
+	tb.Cleanup(func() {
+		// Under the lock: once this returns, no Write is half-way through
+		// logging to a test that is about to complete.
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 type tbWriter struct {
 	tb   testing.TB
-	done atomic.Bool
+	mu   sync.Mutex
+	done bool
 }
 
 func (w *tbWriter) Write(p []byte) (int, error) {
-	if w.done.Load() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
 		return len(p), nil
 	}
 	w.tb.Helper()
