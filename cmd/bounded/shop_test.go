@@ -3,12 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,10 +41,13 @@ func startShop(t *testing.T, data string, extra ...string) *shop {
 		w.Close()
 	}()
 	lines := bufio.NewScanner(out)
+	// Read what up prints on start, to its last line.
 	for lines.Scan() {
 		s.stdout.WriteString(lines.Text() + "\n")
 		if rest, ok := strings.CutPrefix(lines.Text(), "bounded is up: "); ok {
 			s.base = rest
+		}
+		if strings.Contains(lines.Text(), "Ctrl-C stops it") {
 			break
 		}
 	}
@@ -116,6 +116,195 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	servicetest.Eventually(t, 30*time.Second, what, cond)
 }
 
-var _ = fmt.Sprint
-var _ sync.Mutex
-var _ = json.Marshal
+// The shapes the tests read, as the services' OpenAPI documents describe
+// them (only the fields the tests need).
+type (
+	cartJSON struct {
+		ID      string `json:"id"`
+		Status  string `json:"status"`
+		OrderID string `json:"order_id"`
+		Items   []struct {
+			SKU                 string `json:"sku"`
+			UnitPriceCents      int64  `json:"unit_price_cents"`
+			PriceWhenAddedCents int64  `json:"price_when_added_cents"`
+			PriceChanged        bool   `json:"price_changed"`
+		} `json:"items"`
+		TotalCents int64 `json:"total_cents"`
+	}
+	checkoutJSON struct {
+		OrderID  string `json:"order_id"`
+		OrderURL string `json:"order_url"`
+	}
+	orderJSON struct {
+		ID           string `json:"id"`
+		Status       string `json:"status"`
+		CancelReason string `json:"cancel_reason"`
+		TotalCents   int64  `json:"total_cents"`
+		Items        []struct {
+			SKU            string `json:"sku"`
+			Quantity       int    `json:"quantity"`
+			UnitPriceCents int64  `json:"unit_price_cents"`
+		} `json:"items"`
+		History []struct {
+			Status string `json:"status"`
+		} `json:"history"`
+	}
+	paymentJSON struct {
+		ID          string  `json:"id"`
+		Status      string  `json:"status"`
+		AmountCents int64   `json:"amount_cents"`
+		ChargeID    *string `json:"charge_id"`
+		Attempts    []struct {
+			Outcome string `json:"outcome"`
+		} `json:"attempts"`
+		Refunds []struct {
+			Status      string `json:"status"`
+			AmountCents int64  `json:"amount_cents"`
+		} `json:"refunds"`
+	}
+	shipmentJSON struct {
+		ID      string `json:"id"`
+		Status  string `json:"status"`
+		Package string `json:"package"`
+		Items   []struct {
+			SKU      string `json:"sku"`
+			Quantity int    `json:"quantity"`
+		} `json:"items"`
+	}
+	stockJSON struct {
+		OnHand    int `json:"on_hand"`
+		Reserved  int `json:"reserved"`
+		Available int `json:"available"`
+	}
+	productJSON struct {
+		SKU              string `json:"sku"`
+		Name             string `json:"name"`
+		ShortDescription string `json:"short_description"`
+		LongDescription  string `json:"long_description"`
+		PriceCents       int64  `json:"price_cents"`
+		Currency         string `json:"currency"`
+		Category         string `json:"category"`
+		Active           bool   `json:"active"`
+		Version          int64  `json:"version"`
+	}
+)
+
+var testAddress = map[string]string{"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}
+
+// cart creates a cart holding qty of sku. The cart learns of products from
+// Catalog's events, so a product just created may take a moment to appear.
+func (s *shop) cart(t testing.TB, sku string, qty int) string {
+	t.Helper()
+	var c cartJSON
+	s.must(t, "POST", "/cart/carts", map[string]string{"customer_email": "ada@example.com"}, false, http.StatusCreated, &c)
+	eventually(t, "the cart to know "+sku, func() bool {
+		r := s.do(t, "PUT", "/cart/carts/"+c.ID+"/items/"+sku, map[string]int{"quantity": qty}, false)
+		if r.Status != http.StatusOK && r.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("PUT item: %d %s", r.Status, r.Body)
+		}
+		return r.Status == http.StatusOK
+	})
+	return c.ID
+}
+
+// checkout checks the cart out with the card token and returns the order id.
+func (s *shop) checkout(t testing.TB, cartID, token string) string {
+	t.Helper()
+	var co checkoutJSON
+	s.must(t, "POST", "/cart/carts/"+cartID+"/checkout",
+		map[string]any{"shipping_address": testAddress, "payment_token": token}, false, http.StatusAccepted, &co)
+	if co.OrderID == "" || co.OrderURL != "/orders/orders/"+co.OrderID {
+		t.Fatalf("checkout answered %+v", co)
+	}
+	return co.OrderID
+}
+
+func (s *shop) order(t testing.TB, id string) (o orderJSON, found bool) {
+	t.Helper()
+	r := s.do(t, "GET", "/orders/orders/"+id, nil, false)
+	if r.Status == http.StatusNotFound {
+		return o, false
+	}
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET order %s: %d %s", id, r.Status, r.Body)
+	}
+	r.Decode(t, &o)
+	return o, true
+}
+
+func (s *shop) payments(t testing.TB, orderID string) []paymentJSON {
+	t.Helper()
+	var v struct{ Payments []paymentJSON }
+	s.get(t, "/payments/payments?order_id="+orderID, &v)
+	return v.Payments
+}
+
+func (s *shop) shipments(t testing.TB, orderID string) []shipmentJSON {
+	t.Helper()
+	var v struct{ Shipments []shipmentJSON }
+	s.get(t, "/fulfillment/shipments?order_id="+orderID, &v)
+	return v.Shipments
+}
+
+func (s *shop) stock(t testing.TB, sku string) stockJSON {
+	t.Helper()
+	var v stockJSON
+	s.get(t, "/inventory/stock/"+sku, &v)
+	return v
+}
+
+// settled waits until the order is shipped or cancelled and every service
+// has done its part: the payment decided (and refunded or voided when the
+// order was cancelled), the shipment dispatched or absent/cancelled.
+func (s *shop) settled(t testing.TB, id string) orderJSON {
+	t.Helper()
+	var o orderJSON
+	eventually(t, "order "+id+" to settle", func() bool {
+		var ok bool
+		if o, ok = s.order(t, id); !ok {
+			return false
+		}
+		switch o.Status {
+		case "shipped":
+			ps, ss := s.payments(t, id), s.shipments(t, id)
+			return len(ps) == 1 && ps[0].Status == "captured" && len(ss) == 1 && ss[0].Status == "dispatched"
+		case "cancelled":
+			for _, p := range s.payments(t, id) {
+				if p.Status == "pending" || p.Status == "captured" {
+					return false // a refund or void is on its way
+				}
+				for _, r := range p.Refunds {
+					if r.Status != "issued" {
+						return false
+					}
+				}
+			}
+			for _, sh := range s.shipments(t, id) {
+				if sh.Status == "created" {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	})
+	return o
+}
+
+// sku creates a product with stock of its own, so a test's figures are
+// not disturbed by others.
+func (s *shop) product(t testing.TB, sku string, priceCents int64, stock int) {
+	t.Helper()
+	s.must(t, "PUT", "/catalog/products/"+sku, map[string]any{"name": "Test product " + sku, "short_description": "A test product.",
+		"long_description": "A test product, made for one end-to-end test.", "price_cents": priceCents, "currency": "EUR",
+		"category": "kitchen", "active": true}, true, http.StatusCreated, nil)
+	s.must(t, "PUT", "/inventory/stock/"+sku, map[string]int{"on_hand": stock, "reorder_point": 0, "reorder_quantity": 10}, true, http.StatusCreated, nil)
+}
+
+func statuses(o orderJSON) []string {
+	var out []string
+	for _, h := range o.History {
+		out = append(out, h.Status)
+	}
+	return out
+}

@@ -220,6 +220,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func(ch chan jetstream.Msg) {
 			defer func() { done <- struct{}{} }()
 			for msg := range ch {
+				if ctx.Err() != nil {
+					c.handBack(msg)
+					continue
+				}
 				c.process(ctx, msg)
 			}
 		}(work[i])
@@ -238,6 +242,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		select {
 		case work[maphash.String(seed, key)%uint64(len(work))] <- msg:
 		case <-ctx.Done():
+			c.handBack(msg)
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
@@ -334,6 +339,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 		if attempt > 1 || outage > 0 {
 			c.m.retries.Inc()
 			if !c.wait(ctx, msg, c.cfg.Backoff(max(attempt-1, outage))) {
+				c.handBack(msg)
 				return
 			}
 		}
@@ -349,7 +355,8 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		if ctx.Err() != nil {
-			return // shutting down: JetStream redelivers it
+			c.handBack(msg) // shutting down
+			return
 		}
 		if sqldb.IsUnavailable(err) {
 			// Not the event's fault: try again without using up an
@@ -423,6 +430,15 @@ func (c *Consumer) wait(ctx context.Context, msg jetstream.Msg, d time.Duration)
 		}
 	}
 }
+
+// handBack returns a message the consumer stops without handling, so that
+// JetStream redelivers it soon (to a replica, or to this consumer when it
+// starts again) instead of after AckWait. The short delay keeps the server
+// from handing it straight back to this consumer's pull, which stays open
+// while it drains. A lost Nak costs only the AckWait.
+func (c *Consumer) handBack(msg jetstream.Msg) { _ = msg.NakWithDelay(handBackDelay) }
+
+const handBackDelay = 500 * time.Millisecond
 
 func (c *Consumer) ack(msg jetstream.Msg) {
 	if err := msg.Ack(); err != nil {

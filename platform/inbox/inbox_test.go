@@ -476,3 +476,42 @@ func TestSkipsTypesItDoesNotHandle(t *testing.T) {
 		}
 	})
 }
+
+// TestStoppedConsumerHandsBackItsMessages: a consumer that stops with
+// messages delivered to it and not handled hands them back, so that the
+// next consumer gets them at once, not after AckWait (two minutes here;
+// the test gives up long before).
+func TestStoppedConsumerHandsBackItsMessages(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		slow := func(ctx context.Context, tx *sqldb.Tx, e contract.Event) error {
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return record(ctx, tx, e)
+		}
+		cfg := inbox.Config{Name: "handback", AckWait: 2 * time.Minute, Concurrency: 1}
+		first := f.consumer(t, cfg, slow)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- first.Run(ctx) }()
+		const n = 30
+		for i := range n {
+			e := f.event(t, "a", i+1)
+			f.publish(t, e, e.ID)
+		}
+		waitFor(t, 15*time.Second, "the first consumer to apply some", func() bool { return f.applied(t) >= 2 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := f.applied(t); got >= n {
+			t.Fatalf("the first consumer applied all %d: the test stopped nothing", got)
+		}
+		cfg.Concurrency = 4
+		f.reg = prometheus.NewRegistry() // the first consumer's metrics are registered
+		f.run(t, f.consumer(t, cfg, record))
+		waitFor(t, 20*time.Second, "the second consumer to apply the rest, well before AckWait", func() bool { return f.applied(t) == n })
+	})
+}

@@ -273,6 +273,9 @@ func (h *Host) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	// The consumers handed back the messages they did not handle (Nak);
+	// make sure those reach the server before the connection is closed.
+	_ = h.cfg.NATS.FlushTimeout(2 * time.Second)
 	return first
 }
 
