@@ -17,10 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/service"
 )
@@ -96,77 +94,23 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	if cfg.logLevel <= slog.LevelDebug {
 		natsLog = log
 	}
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Dir: filepath.Join(cfg.dataDir, "nats"), Host: natsHost, Port: natsPort, Logger: natsLog.With("component", "nats")})
+	shop, err := startEmbedded(ctx, embeddedConfig{dataDir: cfg.dataDir, addr: cfg.addr, natsHost: natsHost, natsPort: natsPort,
+		token: token, log: log, natsLog: natsLog, shop: cfg.shop})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	m.onClose(func() error { srv.Shutdown(); return nil })
-	nc, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "bounded up", Logger: log, NoReconnectBuffer: true})
-	if err != nil {
-		return fmt.Errorf("up: %w", err)
-	}
-	m.onClose(func() error { nc.Close(); return nil })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	root := http.NewServeMux()
-	// Services reach each other's APIs (API composition) through the same
-	// routes as any client, served in process.
-	peers := service.NewPeers("http://bounded.internal", &http.Client{Transport: service.HandlerTransport{Handler: root}, Timeout: 10 * time.Second})
-	host, err := service.NewHost(service.HostConfig{
-		NATS:       nc,
-		DSN:        func(name string) string { return filepath.Join(cfg.dataDir, name+".db") },
-		Logger:     log,
-		Metrics:    reg,
-		AdminToken: token,
-		Peers:      peers,
-	})
-	if err != nil {
-		return fmt.Errorf("up: %w", err)
-	}
-	m.onClose(host.Close)
-	if err := host.Start(ctx, shopSpecs(cfg.shop)...); err != nil {
-		return fmt.Errorf("up: %w", err)
-	}
-	routeRoot(root, host, reg, srv.ClientURL(), cfg.dataDir)
-
-	// The services run on their own context, stopped only after the HTTP
-	// server has finished its requests.
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
-	ran := make(chan error, 1)
-	go func() { ran <- host.Run(runCtx) }()
-	waitRun := func() error {
-		stopRun()
-		select {
-		case err := <-ran:
-			return err
-		case <-time.After(30 * time.Second):
-			return errors.New("up: the services did not stop within 30 s")
-		}
-	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("up: listen: %w", err), waitRun())
-	}
-	hs := &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-
 	if fresh && cfg.seed {
-		if err := seedDemo(ctx, root, token); err != nil {
-			hs.Close()
-			return errors.Join(fmt.Errorf("up: seeding the demo catalog: %w", err), waitRun())
+		if err := seedDemo(ctx, shop.root, token); err != nil {
+			return errors.Join(fmt.Errorf("up: seeding the demo catalog: %w", err), shop.stop())
 		}
 		if err := os.WriteFile(filepath.Join(cfg.dataDir, "seeded"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 			log.Warn("could not mark the data directory as seeded", "err", err)
 		}
 	}
-	base := "http://" + ln.Addr().String()
+	base := shop.base
 	fmt.Fprintf(m.Stdout, "bounded is up: %s\n", base)
-	fmt.Fprintf(m.Stdout, "  services: %s (APIs under %s/<service>/, OpenAPI at %s/<service>/openapi.json)\n", strings.Join(host.Services(), ", "), base, base)
-	fmt.Fprintf(m.Stdout, "  NATS JetStream (embedded): %s\n  data: %s\n", srv.ClientURL(), cfg.dataDir)
+	fmt.Fprintf(m.Stdout, "  services: %s (APIs under %s/<service>/, OpenAPI at %s/<service>/openapi.json)\n", strings.Join(shop.host.Services(), ", "), base, base)
+	fmt.Fprintf(m.Stdout, "  NATS JetStream (embedded): %s\n  data: %s\n", shop.srv.ClientURL(), cfg.dataDir)
 	switch {
 	case generated:
 		fmt.Fprintf(m.Stdout, "  admin token (new, kept in %s): %s\n", filepath.Join(cfg.dataDir, "admin-token"), token)
@@ -178,21 +122,8 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	}
 	fmt.Fprintln(m.Stdout, "  Ctrl-C stops it.")
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return errors.Join(fmt.Errorf("up: serve: %w", err), waitRun())
-	case runErr = <-ran:
-		ran <- runErr // waitRun reads it again
-	}
-	// Shut down on a fresh context: ctx is already done.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return errors.Join(fmt.Errorf("up: shutdown: %w", err), waitRun())
-	}
-	if err := waitRun(); err != nil {
+	failed := shop.wait(ctx)
+	if err := errors.Join(failed, shop.stop()); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
 	fmt.Fprintln(m.Stdout, "bounded stopped")
