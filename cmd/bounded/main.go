@@ -106,6 +106,7 @@ func (m *Main) commands() []command {
 		{"version", "print the version", m.parseVersion},
 		{"up", "start bounded on embedded defaults (embedded NATS JetStream, SQLite files in a data directory)", m.parseUp},
 		{"topology", "print the owned-data table and the flows between services, from the services' own registrations", m.parseTopology},
+		{"bench shop", "measure the shop end to end in embedded mode: orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
 		{"bench toolkit", "measure the outbox, relay and inbox beside the raw limits of PostgreSQL, SQLite and JetStream", m.parseBenchToolkit},
 	}
 }
