@@ -5,7 +5,11 @@
 // id) is inserted, the handler runs on the same transaction (its domain
 // changes and any outbox rows it records), and the transaction commits; the
 // ack goes out only after the commit. A redelivered event finds its inbox row
-// and is acknowledged without running the handler again.
+// and is acknowledged without running the handler again. Under load, a
+// worker applies the events already queued for it in one transaction (see
+// Config.MaxBatch): each keeps its own inbox row and handler run, they
+// commit together, and a batch that fails is applied again one event at a
+// time.
 //
 // Failures. A handler error rolls the transaction back and the event is
 // retried in place, with backoff, up to MaxAttempts (an unavailable database,
@@ -110,6 +114,13 @@ type Config struct {
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	// Default 30 s. Workers extend it while they retry.
 	AckWait time.Duration
+	// MaxBatch is the most events a worker applies in one transaction: when
+	// events wait for a busy worker, it applies those already queued
+	// together (one commit instead of one each); an idle worker applies an
+	// event at once, alone. A batch whose transaction fails is applied again
+	// one event at a time, with the retries and dead letters described
+	// above. Default 32; 1 turns batching off.
+	MaxBatch int
 	// MaxAckPending bounds the messages delivered and not yet acked.
 	// Default 4096.
 	MaxAckPending int
@@ -139,6 +150,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 32
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 4096
@@ -219,12 +233,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 		work[i] = make(chan jetstream.Msg, 64)
 		go func(ch chan jetstream.Msg) {
 			defer func() { done <- struct{}{} }()
+			batch := make([]jetstream.Msg, 0, c.cfg.MaxBatch)
 			for msg := range ch {
 				if ctx.Err() != nil {
 					c.handBack(msg)
 					continue
 				}
-				c.process(ctx, msg)
+				// Take what else is queued for this worker already: under
+				// load, one transaction applies them all.
+				batch = append(batch[:0], msg)
+			gather:
+				for len(batch) < c.cfg.MaxBatch {
+					select {
+					case m, ok := <-ch:
+						if !ok {
+							break gather
+						}
+						batch = append(batch, m)
+					default:
+						break gather
+					}
+				}
+				c.processBatch(ctx, batch)
 			}
 		}(work[i])
 	}
@@ -314,6 +344,94 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 }
 
+// processBatch applies msgs (in delivery order, all of one worker) in one
+// transaction and acks them after the commit. When that fails, or a message
+// cannot be decoded, each message goes through process on its own.
+func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
+	if len(msgs) == 1 {
+		c.process(ctx, msgs[0])
+		return
+	}
+	type item struct {
+		msg jetstream.Msg
+		e   contract.Event
+		dup bool
+	}
+	items := make([]item, 0, len(msgs))
+	for _, msg := range msgs {
+		if c.skip(msg) {
+			continue
+		}
+		e, err := contract.FromMessage(msg.Headers(), msg.Data())
+		if err != nil {
+			// A dead letter on the way: the simple path handles it.
+			for _, m := range msgs {
+				c.process(ctx, m)
+			}
+			return
+		}
+		items = append(items, item{msg: msg, e: e})
+	}
+	if len(items) == 0 {
+		return
+	}
+	err := c.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		for i := range items {
+			inserted, err := insertInbox(ctx, tx, c.cfg.Name, items[i].e.ID)
+			if err != nil {
+				return err
+			}
+			if items[i].dup = !inserted; items[i].dup {
+				continue
+			}
+			if err := c.h(ctx, tx, items[i].e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			for _, it := range items {
+				c.handBack(it.msg)
+			}
+			return
+		}
+		for _, it := range items {
+			c.process(ctx, it.msg)
+		}
+		return
+	}
+	c.m.batches.Inc()
+	for _, it := range items {
+		if meta, _ := it.msg.Metadata(); meta != nil && meta.NumDelivered > 1 {
+			c.m.redeliveries.Inc()
+		}
+		if it.dup {
+			c.m.duplicates.Inc()
+		} else {
+			c.m.handled.Inc()
+			c.m.observeLag(it.e.Time)
+		}
+		c.ack(it.msg)
+	}
+}
+
+// skip acks a message of a type the consumer does not handle (see
+// Config.Handles) and reports whether it did.
+func (c *Consumer) skip(msg jetstream.Msg) bool {
+	if c.cfg.Handles == nil {
+		return false
+	}
+	name, _, err := contract.ParseType(msg.Headers().Get("ce-type"))
+	if err != nil || c.cfg.Handles(name) {
+		return false
+	}
+	c.m.skipped.Inc()
+	c.ack(msg)
+	return true
+}
+
 // process handles one message: decode, apply (with retries), ack. It returns
 // once the message is acked, or ctx is done (the message is then redelivered).
 func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
@@ -321,12 +439,8 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	if meta != nil && meta.NumDelivered > 1 {
 		c.m.redeliveries.Inc()
 	}
-	if c.cfg.Handles != nil {
-		if name, _, err := contract.ParseType(msg.Headers().Get("ce-type")); err == nil && !c.cfg.Handles(name) {
-			c.m.skipped.Inc()
-			c.ack(msg)
-			return
-		}
+	if c.skip(msg) {
+		return
 	}
 	e, err := contract.FromMessage(msg.Headers(), msg.Data())
 	if err != nil {

@@ -515,3 +515,50 @@ func TestStoppedConsumerHandsBackItsMessages(t *testing.T) {
 		waitFor(t, 20*time.Second, "the second consumer to apply the rest, well before AckWait", func() bool { return f.applied(t) == n })
 	})
 }
+
+// TestAppliesQueuedEventsInBatches: events waiting for a worker are applied
+// several to a transaction, in order, each once; a batch with a failing
+// event falls back to one event at a time, so only that one is
+// dead-lettered.
+func TestAppliesQueuedEventsInBatches(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		h := func(ctx context.Context, tx *sqldb.Tx, e contract.Event) error {
+			var p payload
+			if err := json.Unmarshal(e.Data, &p); err != nil {
+				return inbox.Permanent(err)
+			}
+			if p.N == 77 {
+				return errors.New("event 77 always fails")
+			}
+			var prev int
+			if err := tx.QueryRowContext(ctx, tx.Dialect().Rebind(`SELECT coalesce(max(n), 0) FROM applied WHERE agg = $1`), p.Agg).Scan(&prev); err != nil {
+				return err
+			}
+			if want := p.N - 1; prev != want && !(p.N == 78 && prev == 76) {
+				return inbox.Permanent(fmt.Errorf("got %d after %d", p.N, prev))
+			}
+			return record(ctx, tx, e)
+		}
+		const n = 300
+		for i := 1; i <= n; i++ {
+			e := f.event(t, "a", i)
+			f.publish(t, e, e.ID)
+		}
+		// Started after the events are waiting: one worker gets them queued.
+		f.run(t, f.consumer(t, inbox.Config{Concurrency: 1, MaxAttempts: 2}, h))
+		waitFor(t, 30*time.Second, "every event applied or dead-lettered", func() bool {
+			c, _ := inbox.Count(context.Background(), f.db, "")
+			return f.applied(t)+c == n
+		})
+		dls, _ := inbox.List(context.Background(), f.db, "")
+		if len(dls) != 1 || !strings.Contains(dls[0].Error, "event 77") {
+			t.Fatalf("dead letters %+v, want only event 77", dls)
+		}
+		if b := f.metric(t, "bounded_inbox_batches_total"); b < 1 {
+			t.Fatalf("batches = %v: no event shared a transaction", b)
+		}
+		if h := f.metric(t, "bounded_inbox_handled_total"); h != n-1 {
+			t.Fatalf("handled = %v, want %d", h, n-1)
+		}
+	})
+}

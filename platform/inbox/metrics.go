@@ -11,10 +11,10 @@ import (
 )
 
 type metrics struct {
-	handled, skipped, duplicates, retries, redeliveries, deadLetters, replayed prometheus.Counter
-	lag                                                                        prometheus.Observer
-	cons                                                                       atomic.Pointer[jetstream.Consumer]
-	desc                                                                       *prometheus.Desc
+	handled, skipped, duplicates, retries, batches, redeliveries, deadLetters, replayed prometheus.Counter
+	lag                                                                                 prometheus.Observer
+	cons                                                                                atomic.Pointer[jetstream.Consumer]
+	desc                                                                                *prometheus.Desc
 }
 
 // newMetrics registers the consumer's metrics on reg (if not nil), labelled
@@ -27,6 +27,7 @@ func newMetrics(reg prometheus.Registerer, c *Consumer) (*metrics, error) {
 	}
 	m := &metrics{
 		handled:      counter("bounded_inbox_handled_total", "Events applied (handler committed)."),
+		batches:      counter("bounded_inbox_batches_total", "Transactions that applied more than one event."),
 		skipped:      counter("bounded_inbox_skipped_total", "Events of types the consumer does not handle, acknowledged without a transaction."),
 		duplicates:   counter("bounded_inbox_duplicates_total", "Events skipped because their inbox row existed."),
 		retries:      counter("bounded_inbox_retries_total", "Handler attempts after a failure."),
@@ -41,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, c *Consumer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, col := range []prometheus.Collector{m.handled, m.skipped, m.duplicates, m.retries, m.redeliveries, m.deadLetters, m.replayed, m.lag.(prometheus.Collector), m} {
+	for _, col := range []prometheus.Collector{m.handled, m.skipped, m.batches, m.duplicates, m.retries, m.redeliveries, m.deadLetters, m.replayed, m.lag.(prometheus.Collector), m} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("inbox: metrics: %w", err)
 		}

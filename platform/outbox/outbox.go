@@ -276,8 +276,9 @@ type Exclude struct {
 // relay passes the connection that holds its leadership, so that a relay
 // that lost its lock cannot read); nil means the DB's reader pool.
 func (o *Outbox) Pending(ctx context.Context, q Querier, limit int, ex Exclude) ([]Row, error) {
-	if q == nil {
-		q = o.db.Reader()
+	query := o.db.QueryContext // the reader pool, with its prepared statements
+	if q != nil {
+		query = q.QueryContext
 	}
 	var rows *sql.Rows
 	var err error
@@ -285,11 +286,11 @@ func (o *Outbox) Pending(ctx context.Context, q Querier, limit int, ex Exclude) 
 	sqlite := o.db.Dialect() == sqldb.SQLite
 	switch {
 	case ex.Lo > ex.Hi || ex.Hi == 0:
-		rows, err = q.QueryContext(ctx, o.db.Dialect().Rebind(cols+` ORDER BY seq LIMIT $1`), limit)
+		rows, err = query(ctx, o.db.Dialect().Rebind(cols+` ORDER BY seq LIMIT $1`), limit)
 	case sqlite:
 		// Three arms, each a range SQLite can seek to, merged in seq order;
 		// one WHERE with ORs would walk every row in flight.
-		rows, err = q.QueryContext(ctx, cols+` WHERE seq < ?1
+		rows, err = query(ctx, cols+` WHERE seq < ?1
 UNION ALL `+cols+` WHERE seq IN (SELECT value FROM json_each(?3))
 UNION ALL `+cols+` WHERE seq > ?2
 ORDER BY 1 LIMIT ?4`, ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
@@ -297,7 +298,7 @@ ORDER BY 1 LIMIT ?4`, ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
 		if ex.Holes == nil {
 			ex.Holes = []int64{}
 		}
-		rows, err = q.QueryContext(ctx, cols+` WHERE seq < $1 OR seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT $4`,
+		rows, err = query(ctx, cols+` WHERE seq < $1 OR seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT $4`,
 			ex.Lo, ex.Hi, ex.Holes, limit)
 	}
 	if err != nil {

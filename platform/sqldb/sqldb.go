@@ -98,6 +98,8 @@ type DB struct {
 	mu          sync.Mutex
 	afterCommit []func() // hooks run after every committed transaction
 	commits     atomic.Int64
+	// Prepared statements, on SQLite only (see stmtcache.go).
+	writeStmts, readStmts *stmtCache
 }
 
 // Commits is the number of transactions Transact has committed (a
@@ -162,6 +164,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		r.SetMaxOpenConns(cfg.MaxConns)
 		r.SetMaxIdleConns(cfg.MaxConns)
 		db.write, db.read = w, r
+		db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 		// Create the file and switch it to WAL before any reader opens it.
 		if _, err := w.ExecContext(ctx, "PRAGMA user_version"); err != nil {
 			db.Close()
@@ -195,6 +198,8 @@ func (db *DB) Redacted() string {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	db.writeStmts.close()
+	db.readStmts.close()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -212,11 +217,17 @@ func (db *DB) Writer() *sql.DB { return db.write }
 
 // QueryContext runs a read query outside a transaction.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.readStmts.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return db.read.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a read query for one row outside a transaction.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.readStmts.get(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.read.QueryRowContext(ctx, query, args...)
 }
 
@@ -254,6 +265,10 @@ func (db *DB) Transact(ctx context.Context, fn func(*Tx) error) (err error) {
 		return fmt.Errorf("sqldb: begin: %w", err)
 	}
 	tx := &Tx{Tx: sqltx, db: db}
+	// Statements this transaction ran for the first time are prepared once
+	// it has given its connection back (this defer runs after the one below
+	// that rolls back on a panic).
+	defer db.writeStmts.preparePending(ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqltx.Rollback()
