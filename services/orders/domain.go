@@ -96,6 +96,20 @@ func checkText(field, s string, max int, optional bool) error {
 	return nil
 }
 
+// maxNameChars is Catalog's limit on a product name, in characters (not
+// bytes: a name in Greek or Japanese takes two or three bytes a character).
+// Orders must take every name Catalog publishes, or a checkout of such a
+// product would be dead-lettered instead of becoming an order.
+const maxNameChars = 200
+
+// checkName checks a product name: checkText with a limit in characters.
+func checkName(field, s string, optional bool) error {
+	if n := utf8.RuneCountInString(s); n > maxNameChars {
+		return invalid("%s: longer than %d characters", field, maxNameChars)
+	}
+	return checkText(field, s, 4*maxNameChars, optional)
+}
+
 // checkEmail is a plausibility check, not RFC 5322: something@something,
 // without spaces.
 func checkEmail(field, s string) error {
@@ -164,7 +178,7 @@ func (p ProductCopy) Validate() error {
 	case p.Version < 1:
 		return invalid("product %s: version %d, want >= 1", p.SKU, p.Version)
 	}
-	return checkText("product "+p.SKU+": name", p.Name, maxTextLen, !p.Active)
+	return checkName("product "+p.SKU+": name", p.Name, !p.Active)
 }
 
 // Checkout is an order request, as a cart sends it at checkout.
@@ -225,7 +239,7 @@ func (c Checkout) Validate() error {
 		case l.ProductVersion < 0:
 			return invalid("items[%d].product_version: negative (%d)", i, l.ProductVersion)
 		}
-		if err := checkText(fmt.Sprintf("items[%d].name", i), l.Name, maxTextLen, false); err != nil {
+		if err := checkName(fmt.Sprintf("items[%d].name", i), l.Name, false); err != nil {
 			return err
 		}
 		seen[l.SKU] = true

@@ -225,6 +225,7 @@ func TestCheckoutValidation(t *testing.T) {
 		"items[0].unit_price_cents": func(c *orders.Checkout) { c.Lines[0].UnitPriceCents = -1 },
 		"items[0].product_version":  func(c *orders.Checkout) { c.Lines[0].ProductVersion = -1 },
 		"items[0].name":             func(c *orders.Checkout) { c.Lines[0].Name = "" },
+		"200 characters":            func(c *orders.Checkout) { c.Lines[0].Name = strings.Repeat("κ", 201) },
 	} {
 		c := valid()
 		breakIt(&c)
@@ -235,6 +236,23 @@ func TestCheckoutValidation(t *testing.T) {
 		if _, err := orders.PlaceOrder(c, nil, at); !errors.Is(err, orders.ErrInvalid) {
 			t.Errorf("%s: PlaceOrder: %v", want, err)
 		}
+	}
+}
+
+// TestTakesEveryNameCatalogPublishes: Catalog limits names to 200
+// characters, not bytes; a 200-character Greek name (400 bytes) must make an
+// order, not a dead letter.
+func TestTakesEveryNameCatalogPublishes(t *testing.T) {
+	c := orders.Checkout{OrderID: "0195a8f2-7c1e-7b3a-9d4e-2f6b8c0a1e37", CartID: "cart-1", CustomerEmail: "ada@example.com",
+		Address:      orders.Address{Name: "Ada", Line1: "1 Road", City: "London", PostalCode: "N1", Country: "GB"},
+		PaymentToken: "tok", Currency: "EUR",
+		Lines: []orders.CheckoutLine{{SKU: "KETTLE-17", Name: strings.Repeat("κ", 200), Quantity: 1, UnitPriceCents: 1, ProductVersion: 1}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := orders.ProductCopy{SKU: "AB-1", Name: strings.Repeat("日", 200), PriceCents: 1, Currency: "EUR", Active: true, Version: 1}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 
