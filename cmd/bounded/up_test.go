@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,71 @@ func TestUpRejectsBadFlags(t *testing.T) {
 	}
 	if got := strings.Count(strings.TrimSpace(stderr.String()), "\n"); got != 0 || !strings.Contains(stderr.String(), "--nats-addr") {
 		t.Fatalf("want one line naming the flag, got %q", stderr.String())
+	}
+}
+
+// TestUpGeneratesTheAdminTokenOnce: a first start generates the admin token,
+// prints it and keeps it (readable by its owner only); it guards the admin
+// routes; a restart uses the same one and does not print it again.
+func TestUpGeneratesTheAdminTokenOnce(t *testing.T) {
+	data := t.TempDir()
+	start := func() (out string, stop func()) {
+		r, w := io.Pipe()
+		m := &Main{Stdout: w, Stderr: io.Discard}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() { done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", data, "--log", "error"}); w.Close() }()
+		var b strings.Builder
+		lines := bufio.NewScanner(r)
+		for lines.Scan() {
+			b.WriteString(lines.Text() + "\n")
+			if strings.Contains(lines.Text(), "Ctrl-C stops it") {
+				break
+			}
+		}
+		go io.Copy(io.Discard, r)
+		return b.String(), func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("exit %d", code)
+			}
+		}
+	}
+	out, stop := start()
+	var base, token string
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "bounded is up: "); ok {
+			base = rest
+		}
+		if i := strings.Index(line, "admin token (new, kept in "); i >= 0 {
+			token = line[strings.LastIndex(line, " ")+1:]
+		}
+	}
+	if base == "" || len(token) < 16 {
+		t.Fatalf("no address or no new token printed:\n%s", out)
+	}
+	fi, err := os.Stat(filepath.Join(data, "admin-token"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	for tok, want := range map[string]int{token: 200, "": 401, "wrong-token-wrong-token": 401} {
+		req, _ := http.NewRequest("GET", base+"/ops/dead-letters", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token %q: %d, want %d", tok, resp.StatusCode, want)
+		}
+	}
+	stop()
+	out, stop = start()
+	defer stop()
+	if strings.Contains(out, token) || !strings.Contains(out, "admin token: in ") {
+		t.Fatalf("restart printed:\n%s", out)
 	}
 }
