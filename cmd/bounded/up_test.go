@@ -91,7 +91,10 @@ func TestUpGeneratesTheAdminTokenOnce(t *testing.T) {
 		m := &Main{Stdout: w, Stderr: io.Discard}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
-		go func() { done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", data, "--log", "error"}); w.Close() }()
+		go func() {
+			done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", data, "--log", "error"})
+			w.Close()
+		}()
 		var b strings.Builder
 		lines := bufio.NewScanner(r)
 		for lines.Scan() {
