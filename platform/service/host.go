@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/contract"
 	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/inbox"
@@ -155,6 +156,20 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 	rc.Subject = func(e contract.Event) string { return h.subject(e.Type) }
 	if hs.relay, err = relay.New(hs.ob, h.cfg.NATS, rc); err != nil {
 		return hs, err
+	}
+	// Create the stream now, so that the consumers of the services started
+	// in the same host find it at once. The relay checks it again when it
+	// runs (and creates it, if NATS is unavailable now).
+	if js, err := jetstream.New(h.cfg.NATS); err == nil {
+		sc := rc.Stream
+		if sc.Duplicates == 0 {
+			sc.Duplicates = max(rc.RetryHorizon, 2*time.Minute) // the relay's default
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := bus.EnsureStream(sctx, js, sc); err != nil {
+			log.Debug("stream not created at start; the relay will", "err", err)
+		}
+		cancel()
 	}
 	for _, src := range s.Sources() {
 		handle, handles := s.handlerFor(src)
