@@ -51,6 +51,8 @@ type shopBenchResult struct {
 	CartCommits  float64            `json:"cart_prep_commits_per_order"`
 	RawSQLite    bench.CommitRun    `json:"raw_sqlite_one_writer"`
 	TargetPerSec float64            `json:"target_orders_per_second"`
+
+	lat []time.Duration // every order's time, for the chart
 }
 
 func (m *Main) parseBenchShop(_ context.Context, args []string) (func(context.Context) error, error) {
@@ -68,6 +70,7 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 		cfg      shopBenchConfig
 		out      string
 		jsonOut  string
+		svgOut   string
 		logLevel string
 		cpuProf  string
 	)
@@ -77,6 +80,7 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 	fs.DurationVar(&cfg.rawDuration, "raw-duration", 3*time.Second, "how long the raw SQLite figure writes")
 	fs.StringVar(&out, "out", "", "write the results as a Markdown section to `FILE`")
 	fs.StringVar(&jsonOut, "json", "", "write the results as JSON to `FILE`")
+	fs.StringVar(&svgOut, "svg", "", "draw the throughput against its target and the distribution of checkout → shipped times as an SVG chart in `FILE`")
 	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	fs.StringVar(&logLevel, "log", "error", "level of the shop's log lines on stderr")
 	if err := fs.parse(args); err != nil {
@@ -116,6 +120,9 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 		werr := []error{err, res.writeMarkdown(m.Stdout)}
 		if out != "" {
 			werr = append(werr, writeFile(out, res.writeMarkdown))
+		}
+		if svgOut != "" {
+			werr = append(werr, writeFile(svgOut, res.writeSVG))
 		}
 		if jsonOut != "" {
 			werr = append(werr, writeFile(jsonOut, func(w io.Writer) error {
@@ -247,6 +254,7 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	if res.Shipped > 0 {
 		res.Seconds = last.Sub(t0).Seconds()
 		res.PerSecond = float64(res.Shipped) / res.Seconds
+		res.lat = slices.Clone(latencies)
 		res.Latency = bench.Summarize(latencies)
 		res.Commits = map[string]float64{}
 		for name, c := range commits1 {
