@@ -21,6 +21,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/service"
+	"github.com/bounded-dev/bounded/web"
 )
 
 // upConfig is what `bounded up` runs with.
@@ -131,8 +132,9 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 }
 
 // routeRoot serves the host's services and operations routes, and the
-// binary's own: an index, /healthz, /metrics; anything else is a 404
-// problem.
+// binary's own: an index (a browser asking for HTML is redirected to the
+// shop's pages under /shop/), /healthz, /metrics, the pages; anything else
+// is a 404 problem.
 func routeRoot(root *http.ServeMux, host *service.Host, reg *prometheus.Registry, natsURL, dataDir string) {
 	for _, name := range host.Services() {
 		root.Handle("/"+name+"/", host.Handler())
@@ -147,7 +149,15 @@ func routeRoot(root *http.ServeMux, host *service.Host, reg *prometheus.Registry
 		}
 		_ = httpapi.WriteJSON(w, code, status)
 	})
+	root.Handle(web.Prefix, web.Handler())
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// A browser is sent to the shop's pages; other clients get the
+		// index. The answer depends on Accept, so caches must know.
+		w.Header().Add("Vary", "Accept")
+		if strings.Contains(strings.Join(r.Header.Values("Accept"), ","), "text/html") {
+			http.Redirect(w, r, web.Prefix, http.StatusFound)
+			return
+		}
 		services := map[string]string{}
 		for _, name := range host.Services() {
 			services[name] = "/" + name + "/openapi.json"
@@ -155,7 +165,7 @@ func routeRoot(root *http.ServeMux, host *service.Host, reg *prometheus.Registry
 		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{
 			"name": "bounded", "version": version(), "nats": natsURL, "data": dataDir,
 			"services":  services,
-			"endpoints": []string{"/healthz", "/metrics", "/ops/dead-letters (admin)"},
+			"endpoints": []string{web.Prefix, "/healthz", "/metrics", "/ops/dead-letters (admin)"},
 		})
 	})
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -358,14 +358,18 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 		dup bool
 	}
 	items := make([]item, 0, len(msgs))
-	for _, msg := range msgs {
+	for i, msg := range msgs {
 		if c.skip(msg) {
 			continue
 		}
 		e, err := contract.FromMessage(msg.Headers(), msg.Data())
 		if err != nil {
-			// A dead letter on the way: the simple path handles it.
-			for _, m := range msgs {
+			// A dead letter on the way: the simple path handles it and
+			// the rest (the skipped ones are acked already).
+			for _, it := range items {
+				c.process(ctx, it.msg)
+			}
+			for _, m := range msgs[i:] {
 				c.process(ctx, m)
 			}
 			return

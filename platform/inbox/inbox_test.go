@@ -491,7 +491,7 @@ func TestStoppedConsumerHandsBackItsMessages(t *testing.T) {
 			}
 			return record(ctx, tx, e)
 		}
-		cfg := inbox.Config{Name: "handback", AckWait: 2 * time.Minute, Concurrency: 1}
+		cfg := inbox.Config{Name: "handback", AckWait: 2 * time.Minute, Concurrency: 1, MaxBatch: 1}
 		first := f.consumer(t, cfg, slow)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

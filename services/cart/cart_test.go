@@ -374,6 +374,14 @@ func TestBadRequests(t *testing.T) {
 		// Unknown carts and routes.
 		s.problem("GET", "/cart/carts/"+unknown, nil, http.StatusNotFound, "no cart", unknown)
 		s.problem("GET", "/cart/carts/not-a-uuid", nil, http.StatusNotFound, "no cart")
+		// Bytes PostgreSQL refuses in text (invalid UTF-8, NUL) are no cart
+		// id either: 404, not a 500 from the database.
+		for _, bad := range []string{"%FF", "%00", "01972f3a-0000-7000-8000-00000000000%FF"} {
+			s.problem("GET", "/cart/carts/"+bad, nil, http.StatusNotFound, "no cart")
+			s.problem("PUT", "/cart/carts/"+bad+"/items/KETTLE-17", q(1), http.StatusNotFound, "no cart")
+			s.problem("DELETE", "/cart/carts/"+bad+"/items/KETTLE-17", nil, http.StatusNotFound, "no cart")
+			s.problem("POST", "/cart/carts/"+bad+"/checkout", checkoutBody("ada@example.com"), http.StatusNotFound, "no cart")
+		}
 		s.problem("PUT", "/cart/carts/"+unknown+"/items/KETTLE-17", q(1), http.StatusNotFound, "no cart")
 		s.problem("DELETE", "/cart/carts/"+unknown+"/items/KETTLE-17", nil, http.StatusNotFound, "no cart")
 		s.problem("POST", "/cart/carts/"+unknown+"/checkout", checkoutBody("ada@example.com"), http.StatusNotFound, "no cart")
@@ -509,7 +517,11 @@ func TestConfigValidate(t *testing.T) {
 	if err := (cart.Config{}).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []cart.Config{{MaxLines: -1}, {MaxLines: 1001}} {
+	if err := (cart.Config{MaxLines: 500}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Orders and Inventory dead-letter an order of more than 500 lines.
+	for _, bad := range []cart.Config{{MaxLines: -1}, {MaxLines: 501}, {MaxLines: 1001}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v passed", bad)
 		}

@@ -40,10 +40,16 @@ type Config struct {
 	Now func() time.Time
 }
 
+// MaxLinesLimit is the most Config.MaxLines may be: Orders and Inventory
+// take at most 500 lines an order, and dead-letter a checkout with more, so
+// a cart that let a customer check out more lines would answer 202 with an
+// order id that never becomes an order.
+const MaxLinesLimit = 500
+
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
-	if c.MaxLines < 0 || c.MaxLines > 1000 {
-		return fmt.Errorf("cart: MaxLines %d: want 1 to 1000 (0 for the default)", c.MaxLines)
+	if c.MaxLines < 0 || c.MaxLines > MaxLinesLimit {
+		return fmt.Errorf("cart: MaxLines %d: want 1 to %d (0 for the default)", c.MaxLines, MaxLinesLimit)
 	}
 	return nil
 }

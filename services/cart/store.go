@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/bounded-dev/bounded/platform/sqldb"
 )
 
@@ -102,6 +104,12 @@ ORDER BY i.added_at, i.sku`
 // one after the other (SQLite's single writer does that already). The error
 // is of kind ErrNotFound for an unknown id.
 func (s *store) cart(ctx context.Context, q querier, id string, lock bool) (*Cart, error) {
+	if !validCartID(id) {
+		// Cart ids are UUIDs: anything else names no cart. Asking the
+		// database would also fail on PostgreSQL for an id that is not
+		// valid UTF-8 or holds NUL (a 500 instead of a 404).
+		return nil, fail(ErrNotFound, "no cart %s", quote(id))
+	}
 	query := cartQuery
 	if lock && s.db.Dialect() == sqldb.Postgres {
 		query += " FOR UPDATE OF c"
@@ -150,6 +158,16 @@ func (s *store) cart(ctx context.Context, q querier, id string, lock bool) (*Car
 	}
 	return restoreCart(first.id, first.email, Status(first.status), first.orderID.String,
 		first.created.Time, first.updated.Time, first.checkedOut.Time, lines), nil
+}
+
+// validCartID reports whether id has the form of the ids newID makes: a
+// UUID in its 36-character form.
+func validCartID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(id)
+	return err == nil
 }
 
 func frozenLines(doc string) ([]Line, error) {

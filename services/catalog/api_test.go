@@ -22,6 +22,10 @@ func TestCategories(t *testing.T) {
 
 		h.MustProblem(t, "PUT", "/catalog/categories/kitchen", map[string]string{"name": "Kitchen"}, false, http.StatusUnauthorized)
 		h.MustProblem(t, "GET", "/catalog/categories/kitchen", nil, false, http.StatusNotFound)
+		// Bytes PostgreSQL refuses in text name no category: 404, not 500.
+		for _, bad := range []string{"%FF", "%00", "kitchen%FF"} {
+			h.MustProblem(t, "GET", "/catalog/categories/"+bad, nil, false, http.StatusNotFound)
+		}
 
 		c := putCategory(t, h, "kitchen", "Kitchen", http.StatusCreated)
 		if c.Slug != "kitchen" || c.Name != "Kitchen" || c.Version != 1 || c.UpdatedAt.IsZero() {
@@ -136,6 +140,10 @@ func TestProducts(t *testing.T) {
 		h.MustProblem(t, "PUT", "/catalog/products/MUG-1", mugBody(), false, http.StatusUnauthorized)
 		mustDetail(t, h.MustProblem(t, "GET", "/catalog/products/MUG-1", nil, false, 404), "MUG-1")
 		h.MustProblem(t, "GET", "/catalog/products/not-a-sku", nil, false, 404)
+		// Bytes PostgreSQL refuses in text name no product: 404, not 500.
+		for _, bad := range []string{"%FF", "%00", "MUG-1%FF"} {
+			h.MustProblem(t, "GET", "/catalog/products/"+bad, nil, false, 404)
+		}
 
 		// Create, read, replace.
 		p := putProduct(t, h, "MUG-1", mugBody(), http.StatusCreated)

@@ -190,6 +190,12 @@ func (s *catalogService) listProducts(w http.ResponseWriter, r *http.Request) er
 
 func (s *catalogService) getProduct(w http.ResponseWriter, r *http.Request) error {
 	sku := r.PathValue("sku")
+	if ValidateSKU(sku) != nil {
+		// No product has such a SKU. Not asking the database also keeps
+		// bytes PostgreSQL refuses in text (NUL, invalid UTF-8) from
+		// turning a 404 into a 500.
+		return httpapi.Errorf(httpapi.ErrNotFound, "no product with SKU %.40q", sku)
+	}
 	p, found, err := s.store.product(r.Context(), s.env.DB, sku, false)
 	if err != nil {
 		return err
@@ -255,6 +261,9 @@ func (s *catalogService) listCategories(w http.ResponseWriter, r *http.Request) 
 
 func (s *catalogService) getCategory(w http.ResponseWriter, r *http.Request) error {
 	slug := r.PathValue("slug")
+	if ValidateSlug(slug) != nil { // no category has it (and see getProduct)
+		return httpapi.Errorf(httpapi.ErrNotFound, "no category with slug %.70q", slug)
+	}
 	c, found, err := s.store.category(r.Context(), s.env.DB, slug, false)
 	if err != nil {
 		return err

@@ -131,6 +131,9 @@ func TestStockAPI(t *testing.T) {
 		// Reservations and purchase orders: input checks and 404s.
 		s.MustProblem(t, "GET", "/inventory/reservations", nil, false, http.StatusBadRequest)
 		s.MustProblem(t, "GET", "/inventory/reservations?order_id="+strings.Repeat("x", 101), nil, false, http.StatusBadRequest)
+		// Text PostgreSQL refuses is a bad query, not a 500 from the database.
+		s.MustProblem(t, "GET", "/inventory/reservations?order_id=%FF", nil, false, http.StatusBadRequest)
+		s.MustProblem(t, "GET", "/inventory/reservations?order_id=a%00b", nil, false, http.StatusBadRequest)
 		if d := s.MustProblem(t, "GET", "/inventory/purchase-orders?status=lost", nil, false, http.StatusBadRequest); !strings.Contains(d, "flagged") {
 			t.Fatalf("status detail %q should list the statuses", d)
 		}

@@ -3,7 +3,9 @@ package inventory
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -281,6 +283,10 @@ func (s *svc) getReservations(w http.ResponseWriter, r *http.Request) error {
 	orderID := r.URL.Query().Get("order_id")
 	if orderID == "" || len(orderID) > maxIDLength {
 		return httpapi.Errorf(httpapi.ErrInvalid, "query parameter order_id: required, 1 to %d characters (the order's id)", maxIDLength)
+	}
+	if !utf8.ValidString(orderID) || strings.ContainsRune(orderID, 0) {
+		// PostgreSQL refuses such text: asking it would answer 500.
+		return httpapi.Errorf(httpapi.ErrInvalid, "query parameter order_id: not valid UTF-8, or holds NUL")
 	}
 	ctx, db := r.Context(), s.env.DB.Reader()
 	res, err := s.st.reservation(ctx, db, orderID)

@@ -96,6 +96,27 @@ func checkText(field, s string, max int, optional bool) error {
 	return nil
 }
 
+// storableText makes s pass checkText (as an optional field of at most max
+// bytes): invalid UTF-8 becomes U+FFFD, control characters spaces, and it is
+// cut on a rune boundary. It is for text that is only shown, where refusing
+// the event it came in would do more harm than changing the text.
+func storableText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
+}
+
 // maxNameChars is Catalog's limit on a product name, in characters (not
 // bytes: a name in Greek or Japanese takes two or three bytes a character).
 // Orders must take every name Catalog publishes, or a checkout of such a

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bounded-dev/bounded/services/orders"
+	paymentsevents "github.com/bounded-dev/bounded/services/payments/events"
 )
 
 var at = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -277,6 +279,36 @@ func TestProductCopyValidation(t *testing.T) {
 		breakIt(&p)
 		if err := p.Validate(); !errors.Is(err, orders.ErrInvalid) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", want, err)
+		}
+	}
+}
+
+// A decline cancels the order whatever the gateway's reason says: Payments
+// passes the reason on as the gateway gave it (cut to 200 bytes), and a
+// decline refused for its wording would be dead-lettered, leaving the order
+// confirmed and its stock reserved for good.
+func TestDeclineCancelsWhateverTheReason(t *testing.T) {
+	for _, reason := range []string{
+		"do_not_honor\n(issuer code 05)",
+		"declined\tby issuer\x00",
+		"\xffinvalid UTF-8",
+		strings.Repeat("é", 100), // 200 bytes, as Payments cuts it
+	} {
+		o := newOrder(t)
+		e, err := paymentsevents.NewPaymentDeclined(paymentsevents.PaymentDeclinedV1{PaymentID: "0195a8f3-1b2c-7d4e-8f60-718293a4b5c6",
+			OrderID: o.ID(), AmountCents: o.TotalCents(), Currency: "EUR", Reason: reason, Attempts: 1, DeclinedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := orders.ApplyConsumed(e, o, at); err != nil {
+			t.Errorf("reason %q: %v", reason, err)
+			continue
+		}
+		if o.Status() != orders.StatusCancelled || o.CancelReason() != "payment_declined" {
+			t.Errorf("reason %q: order %s (%s), want cancelled: payment_declined", reason, o.Status(), o.CancelReason())
+		}
+		if d := o.CancelDetail(); strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !utf8.ValidString(d) {
+			t.Errorf("reason %q: detail %q is not storable text", reason, d)
 		}
 	}
 }

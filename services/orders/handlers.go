@@ -114,11 +114,15 @@ func capturedChange(p paymentsevents.PaymentCapturedV1) (orderChange, error) {
 	})
 }
 
+// declinedChange cancels the order. The decline reason is the gateway's
+// words (Payments passes them on, cut to 200 bytes but otherwise as the
+// gateway gave them) and only goes into the cancellation's detail, so it is
+// made storable rather than checked: refusing a decline for a line break in
+// its reason would dead-letter it, and leave the order confirmed and its
+// stock reserved for good.
 func declinedChange(p paymentsevents.PaymentDeclinedV1) (orderChange, error) {
-	if err := checkText("reason", p.Reason, maxTextLen, true); err != nil {
-		return orderChange{}, err
-	}
-	return newChange(p.OrderID, func(o *Order, at time.Time) error { return o.DeclinePayment(p.Reason, at) })
+	reason := storableText(p.Reason, maxTextLen)
+	return newChange(p.OrderID, func(o *Order, at time.Time) error { return o.DeclinePayment(reason, at) })
 }
 
 func reservedChange(r inventoryevents.ReservationConfirmedV1) (orderChange, error) {
