@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bounded-dev/bounded/bench"
+	"github.com/bounded-dev/bounded/platform/bus"
 )
 
 // shopBenchConfig is what `bounded bench shop` runs with.
@@ -156,8 +158,12 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 
 	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	const token = "bench-admin-token-0123456789"
-	shop, err := startEmbedded(ctx, embeddedConfig{dataDir: dir + "/shop", addr: "127.0.0.1:0", natsHost: "127.0.0.1", natsPort: -1,
-		token: token, log: log, natsLog: log, shop: shopConfig{}})
+	shop, err := startProcess(ctx, processConfig{
+		embedded: &bus.EmbeddedConfig{Dir: dir + "/shop/nats", Host: "127.0.0.1", Port: -1, Logger: log},
+		dsn:      func(name string) string { return filepath.Join(dir, "shop", name+".db") },
+		specs:    shopSpecs(shopConfig{}),
+		addr:     "127.0.0.1:0", token: token, log: log,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +172,7 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	api := benchAPI{base: shop.base, token: token, client: client}
 
 	// Watch the orders' fate on the stream, as any consumer would.
-	nc, err := nats.Connect(shop.srv.ClientURL())
+	nc, err := nats.Connect(shop.natsURL)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,12 @@ import (
 )
 
 // The end-to-end tests run the real binary's Main (`bounded up`) on free
-// ports and a fresh data directory, and drive the shop only through HTTP.
+// ports and a fresh data directory, and drive the shop only through HTTP;
+// each runs in both modes (see eachMode).
 
-func TestEndToEnd(t *testing.T) {
+func TestEndToEnd(t *testing.T) { eachMode(t, endToEnd) }
+
+func endToEnd(t *testing.T, startShop startFunc) {
 	s := startShop(t, "")
 
 	t.Run("seeded demo catalog", func(t *testing.T) {
@@ -176,7 +179,9 @@ func TestEndToEnd(t *testing.T) {
 
 // TestRestartInTheMiddleOfAnOrder stops the shop right after a checkout and
 // starts it again on the same data directory: the order completes.
-func TestRestartInTheMiddleOfAnOrder(t *testing.T) {
+func TestRestartInTheMiddleOfAnOrder(t *testing.T) { eachMode(t, restartInTheMiddleOfAnOrder) }
+
+func restartInTheMiddleOfAnOrder(t *testing.T, startShop startFunc) {
 	data := t.TempDir()
 	s := startShop(t, data)
 	s.product(t, "E2E-RESTART", 800, 5)
@@ -206,7 +211,9 @@ func TestRestartInTheMiddleOfAnOrder(t *testing.T) {
 }
 
 // TestCheckoutRace: 200 concurrent checkouts of a product with 20 units.
-func TestCheckoutRace(t *testing.T) {
+func TestCheckoutRace(t *testing.T) { eachMode(t, checkoutRace) }
+
+func checkoutRace(t *testing.T, startShop startFunc) {
 	const buyers, units, price = 200, 20, 1500
 	s := startShop(t, "")
 	s.product(t, "E2E-RACE", price, units)

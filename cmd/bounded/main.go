@@ -105,7 +105,10 @@ func (m *Main) commands() []command {
 		{"help", "show the commands", m.parseHelp},
 		{"version", "print the version", m.parseVersion},
 		{"up", "start bounded on embedded defaults (embedded NATS JetStream, SQLite files in a data directory)", m.parseUp},
+		{"serve", "run one service as its own process, on its own PostgreSQL database and a NATS server (distributed mode)", m.parseServe},
 		{"topology", "print the owned-data table and the flows between services, from the services' own registrations", m.parseTopology},
+		{"db provision", "create one PostgreSQL database and role per service, each reaching only its own, and print their DSNs", m.parseDBProvision},
+		{"db drop", "drop the databases and roles 'db provision' made (with --yes)", m.parseDBDrop},
 		{"bench shop", "measure the shop end to end in embedded mode: orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
 		{"bench toolkit", "measure the outbox, relay and inbox beside the raw limits of PostgreSQL, SQLite and JetStream", m.parseBenchToolkit},
 	}
@@ -188,7 +191,11 @@ func (m *Main) newFlagSet(name, synopsis string) flagSet {
 }
 
 // parse parses args; it allows no arguments beyond the flags.
-func (fs flagSet) parse(args []string) error {
+func (fs flagSet) parse(args []string) error { return fs.parseN(args, 0) }
+
+// parseN parses args; it allows up to n arguments after the flags
+// (fs.Args).
+func (fs flagSet) parseN(args []string, n int) error {
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -198,8 +205,8 @@ func (fs flagSet) parse(args []string) error {
 		return err
 	case err != nil:
 		return usagef("%s: %v", fs.Name(), err)
-	case fs.NArg() > 0:
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	case fs.NArg() > n:
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(n))
 	}
 	return nil
 }

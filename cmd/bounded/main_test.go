@@ -11,7 +11,19 @@ import (
 	"github.com/bounded-dev/bounded/platform/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// runAsMain makes this test binary play the program: `bounded up
+// --postgres` starts each service's process with the binary it runs from,
+// which in these tests is the test binary.
+const runAsMain = "BOUNDED_TEST_RUN_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsMain) == "1" {
+		main()
+		return
+	}
+	os.Setenv(runAsMain, "1") // for the processes the tests start
+	testenv.Main(m)
+}
 
 // run runs the program on args as main does and returns its exit code,
 // stdout and stderr.

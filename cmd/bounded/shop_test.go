@@ -3,13 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bounded-dev/bounded/platform/pgprovision"
+	"github.com/bounded-dev/bounded/platform/service"
 	"github.com/bounded-dev/bounded/platform/servicetest"
+	"github.com/bounded-dev/bounded/platform/testenv"
 )
 
 // shop is `bounded up` running in this process, driven only through HTTP,
@@ -20,6 +28,8 @@ type shop struct {
 	cancel context.CancelFunc
 	done   chan int
 	stdout strings.Builder
+	// settleWithin bounds the wait for an order to settle (default 30 s).
+	settleWithin time.Duration
 }
 
 // startShop runs `bounded up` on data (a new temporary directory when
@@ -78,6 +88,62 @@ func (s *shop) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("bounded up did not stop within 30 s")
 	}
+}
+
+// startFunc starts the shop in one mode (see startShop).
+type startFunc func(t *testing.T, data string, extra ...string) *shop
+
+// eachMode runs test in parallel against the shop in embedded mode and in
+// distributed mode (one process per service on the machine's PostgreSQL
+// and NATS, under names of the test's own).
+func eachMode(t *testing.T, test func(t *testing.T, start startFunc)) {
+	for _, mode := range []string{"embedded", "distributed"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			var flags []string
+			if mode == "distributed" {
+				flags = distributedFlags(t)
+			}
+			test(t, func(t *testing.T, data string, extra ...string) *shop {
+				return startShop(t, data, append(slices.Clip(flags), extra...)...)
+			})
+		})
+	}
+}
+
+// distributedFlags returns the flags that make `bounded up` run the shop
+// distributed, on the test machine's PostgreSQL and NATS, under database,
+// role and stream names of its own that are removed when the test ends.
+func distributedFlags(t *testing.T) []string {
+	t.Helper()
+	admin, natsURL := testenv.PostgresAdmin(t), testenv.NATS(t)
+	name := testenv.UniqueName("e2e")
+	var services []string
+	for _, s := range shopSpecs(shopConfig{}) {
+		services = append(services, s.Name)
+	}
+	// Registered before the shop's own cleanup, so run after the shop
+	// stopped.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pgprovision.Drop(ctx, admin, name, services); err != nil {
+			t.Errorf("dropping the databases: %v", err)
+		}
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			t.Errorf("deleting the streams: %v", err)
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		for _, s := range services {
+			if err := js.DeleteStream(ctx, name+"_"+service.StreamName(s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				t.Errorf("deleting the stream of %s: %v", s, err)
+			}
+		}
+	})
+	return []string{"--postgres", admin, "--nats", natsURL, "--prefix", name, "--namespace", name}
 }
 
 type testWriter struct{ t *testing.T }
@@ -259,17 +325,19 @@ func (s *shop) stock(t testing.TB, sku string) stockJSON {
 func (s *shop) settled(t testing.TB, id string) orderJSON {
 	t.Helper()
 	var o orderJSON
-	eventually(t, "order "+id+" to settle", func() bool {
+	var ps []paymentJSON
+	var ss []shipmentJSON
+	settled := func() bool {
 		var ok bool
 		if o, ok = s.order(t, id); !ok {
 			return false
 		}
+		ps, ss = s.payments(t, id), s.shipments(t, id)
 		switch o.Status {
 		case "shipped":
-			ps, ss := s.payments(t, id), s.shipments(t, id)
 			return len(ps) == 1 && ps[0].Status == "captured" && len(ss) == 1 && ss[0].Status == "dispatched"
 		case "cancelled":
-			for _, p := range s.payments(t, id) {
+			for _, p := range ps {
 				if p.Status == "pending" || p.Status == "captured" {
 					return false // a refund or void is on its way
 				}
@@ -279,7 +347,7 @@ func (s *shop) settled(t testing.TB, id string) orderJSON {
 					}
 				}
 			}
-			for _, sh := range s.shipments(t, id) {
+			for _, sh := range ss {
 				if sh.Status == "created" {
 					return false
 				}
@@ -287,7 +355,18 @@ func (s *shop) settled(t testing.TB, id string) orderJSON {
 			return true
 		}
 		return false
-	})
+	}
+	within := 30 * time.Second
+	if s.settleWithin > 0 {
+		within = s.settleWithin
+	}
+	deadline := time.Now().Add(within)
+	for !settled() {
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s did not settle within %s: order %+v, payments %+v, shipments %+v", id, within, o, ps, ss)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return o
 }
 

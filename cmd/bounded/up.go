@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -13,14 +12,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/httpapi"
-	"github.com/bounded-dev/bounded/platform/service"
 	"github.com/bounded-dev/bounded/web"
 )
 
@@ -33,36 +33,63 @@ type upConfig struct {
 	adminToken string
 	seed       bool
 	shop       shopConfig
+	// Distributed mode: an admin DSN and a NATS URL.
+	postgres  string
+	natsURL   string
+	prefix    string
+	namespace string
+	dbSecret  string
+	replicas  map[string]int // processes per service; 1 when not named
 }
 
 func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) error, error) {
 	var cfg upConfig
-	fs := flag.NewFlagSet("bounded up", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.StringVar(&cfg.dataDir, "data", "data", "data directory: the embedded JetStream store and one SQLite file per service")
+	fs := m.newFlagSet("up", `Starts the shop. Ctrl-C stops it cleanly; starting it again on the same data directory
+(and databases) resumes where it stopped.
+
+Embedded (the default): every service in this process, an embedded NATS JetStream server and one
+SQLite file per service in the data directory.
+
+Distributed (--postgres and --nats): provisions one PostgreSQL database and role per service (as
+'bounded db provision' does), starts one process per service ('bounded serve'), restarts any that
+dies, and serves a gateway on --addr in front of them: the same API and pages as embedded.
+
+usage: bounded up [flags]`)
+	fs.StringVar(&cfg.dataDir, "data", "data", "data directory: the embedded JetStream store and one SQLite file per service; in distributed mode, the admin token and the database password secret")
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "HTTP address to serve on (127.0.0.1:0 picks a free port)")
 	fs.StringVar(&cfg.natsAddr, "nats-addr", "127.0.0.1:0", "address of the embedded NATS server (port 0 picks a free port)")
 	fs.StringVar(&cfg.adminToken, "admin-token", os.Getenv("BOUNDED_ADMIN_TOKEN"), "bearer token for admin actions (default $BOUNDED_ADMIN_TOKEN, else the one in DATA/admin-token, generated on first start)")
-	fs.BoolVar(&cfg.seed, "seed", true, "seed a demo catalog with stock into a new data directory")
+	fs.BoolVar(&cfg.seed, "seed", true, "seed a demo catalog with stock into a new shop")
+	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("BOUNDED_ADMIN_DSN"), "distributed mode: a PostgreSQL admin DSN to provision the services' databases and roles with (default $BOUNDED_ADMIN_DSN)")
+	fs.StringVar(&cfg.natsURL, "nats", os.Getenv("BOUNDED_NATS_URL"), "distributed mode: NATS server URL(s), comma-separated (default $BOUNDED_NATS_URL)")
+	fs.StringVar(&cfg.prefix, "prefix", "bounded", "distributed mode: the databases and roles are named PREFIX_<service>")
+	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("BOUNDED_NAMESPACE"), "distributed mode: prefix of the NATS streams, subjects and consumers (default $BOUNDED_NAMESPACE)")
+	fs.StringVar(&cfg.dbSecret, "db-secret", os.Getenv("BOUNDED_DB_SECRET"), "distributed mode: the secret the roles' passwords are derived from (default $BOUNDED_DB_SECRET, else the one in DATA/db-secret, generated on first start)")
+	replicas := fs.String("replicas", "", "distributed mode: processes per service, e.g. payments=2,orders=3 (1 for the others)")
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "usage: bounded up [flags]\n\nStarts the shop on embedded defaults: every service in this process, an embedded NATS JetStream\nserver and one SQLite file per service in the data directory. Ctrl-C stops it cleanly; starting\nit again on the same data directory resumes where it stopped.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usagef("up: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return nil, usagef("up: unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return nil, err
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, usagef("up: --log: %v", err)
 	}
-	if t := cfg.adminToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
-		return nil, usagef("up: --admin-token: want at least 16 characters and no spaces")
+	var err error
+	if cfg.replicas, err = parseReplicas(*replicas); err != nil {
+		return nil, usagef("up: --replicas: %v", err)
+	}
+	if t := cfg.adminToken; t != "" {
+		if err := checkToken(t); err != nil {
+			return nil, usagef("up: --admin-token: %v", err)
+		}
+	}
+	if (cfg.postgres == "") != (cfg.natsURL == "") {
+		return nil, usagef("up: distributed mode needs both --postgres and --nats")
+	}
+	if cfg.postgres != "" {
+		return func(ctx context.Context) error { return m.upDistributed(ctx, cfg) }, nil
+	}
+	if len(cfg.replicas) > 0 {
+		return nil, usagef("up: --replicas is for distributed mode (--postgres and --nats)")
 	}
 	host, port, err := net.SplitHostPort(cfg.natsAddr)
 	if err != nil {
@@ -73,6 +100,30 @@ func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) 
 		return nil, usagef("up: --nats-addr %q: bad port", cfg.natsAddr)
 	}
 	return func(ctx context.Context) error { return m.up(ctx, cfg, host, natsPort) }, nil
+}
+
+// parseReplicas reads "name=N,name=N" (empty: none).
+func parseReplicas(list string) (map[string]int, error) {
+	out := map[string]int{}
+	if list == "" {
+		return out, nil
+	}
+	var names []string
+	for _, s := range shopSpecs(shopConfig{}) {
+		names = append(names, s.Name)
+	}
+	for _, item := range strings.Split(list, ",") {
+		name, n, ok := strings.Cut(strings.TrimSpace(item), "=")
+		var count int
+		if _, err := fmt.Sscan(n, &count); !ok || err != nil || count < 1 || count > 16 {
+			return nil, fmt.Errorf("%q: want SERVICE=N with N from 1 to 16", item)
+		}
+		if !slices.Contains(names, name) {
+			return nil, fmt.Errorf("no service %q; the services are %s", name, strings.Join(names, ", "))
+		}
+		out[name] = count
+	}
+	return out, nil
 }
 
 // up runs the shop until ctx is done.
@@ -95,8 +146,13 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	if cfg.logLevel <= slog.LevelDebug {
 		natsLog = log
 	}
-	shop, err := startEmbedded(ctx, embeddedConfig{dataDir: cfg.dataDir, addr: cfg.addr, natsHost: natsHost, natsPort: natsPort,
-		token: token, log: log, natsLog: natsLog, shop: cfg.shop})
+	shop, err := startProcess(ctx, processConfig{
+		embedded: &bus.EmbeddedConfig{Dir: filepath.Join(cfg.dataDir, "nats"), Host: natsHost, Port: natsPort, Logger: natsLog.With("component", "nats")},
+		dsn:      func(name string) string { return filepath.Join(cfg.dataDir, name+".db") },
+		specs:    shopSpecs(cfg.shop),
+		addr:     cfg.addr, token: token, web: true, log: log,
+		index: map[string]any{"mode": "embedded", "data": cfg.dataDir},
+	})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
@@ -111,7 +167,7 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	base := shop.base
 	fmt.Fprintf(m.Stdout, "bounded is up: %s\n", base)
 	fmt.Fprintf(m.Stdout, "  services: %s (APIs under %s/<service>/, OpenAPI at %s/<service>/openapi.json)\n", strings.Join(shop.host.Services(), ", "), base, base)
-	fmt.Fprintf(m.Stdout, "  NATS JetStream (embedded): %s\n  data: %s\n", shop.srv.ClientURL(), cfg.dataDir)
+	fmt.Fprintf(m.Stdout, "  NATS JetStream (embedded): %s\n  data: %s\n", shop.natsURL, cfg.dataDir)
 	switch {
 	case generated:
 		fmt.Fprintf(m.Stdout, "  admin token (new, kept in %s): %s\n", filepath.Join(cfg.dataDir, "admin-token"), token)
@@ -131,42 +187,56 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	return nil
 }
 
-// routeRoot serves the host's services and operations routes, and the
+// rootConfig is what the root of a bounded HTTP address serves.
+type rootConfig struct {
+	services []string     // the services served under /NAME/
+	api      http.Handler // serves /NAME/... and /ops/...
+	health   func(ctx context.Context) (map[string]string, bool)
+	metrics  prometheus.Gatherer
+	web      bool           // the shop's pages under /shop/
+	index    map[string]any // more fields for the JSON index
+}
+
+// routeRoot serves the services' and the operations routes, and the
 // binary's own: an index (a browser asking for HTML is redirected to the
-// shop's pages under /shop/), /healthz, /metrics, the pages; anything else
-// is a 404 problem.
-func routeRoot(root *http.ServeMux, host *service.Host, reg *prometheus.Registry, natsURL, dataDir string) {
-	for _, name := range host.Services() {
-		root.Handle("/"+name+"/", host.Handler())
+// shop's pages under /shop/, when served), /healthz, /metrics; anything
+// else is a 404 problem.
+func routeRoot(root *http.ServeMux, rc rootConfig) {
+	for _, name := range rc.services {
+		root.Handle("/"+name+"/", rc.api)
 	}
-	root.Handle("/ops/", host.Handler())
-	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	root.Handle("/ops/", rc.api)
+	root.Handle("GET /metrics", promhttp.HandlerFor(rc.metrics, promhttp.HandlerOpts{}))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		status, ok := host.Health(r.Context())
+		status, ok := rc.health(r.Context())
 		code := http.StatusOK
 		if !ok {
 			code = http.StatusServiceUnavailable
 		}
 		_ = httpapi.WriteJSON(w, code, status)
 	})
-	root.Handle(web.Prefix, web.Handler())
+	endpoints := []string{"/healthz", "/metrics", "/ops/dead-letters (admin)"}
+	if rc.web {
+		root.Handle(web.Prefix, web.Handler())
+		endpoints = append([]string{web.Prefix}, endpoints...)
+	}
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		// A browser is sent to the shop's pages; other clients get the
 		// index. The answer depends on Accept, so caches must know.
 		w.Header().Add("Vary", "Accept")
-		if strings.Contains(strings.Join(r.Header.Values("Accept"), ","), "text/html") {
+		if rc.web && strings.Contains(strings.Join(r.Header.Values("Accept"), ","), "text/html") {
 			http.Redirect(w, r, web.Prefix, http.StatusFound)
 			return
 		}
 		services := map[string]string{}
-		for _, name := range host.Services() {
+		for _, name := range rc.services {
 			services[name] = "/" + name + "/openapi.json"
 		}
-		_ = httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-			"name": "bounded", "version": version(), "nats": natsURL, "data": dataDir,
-			"services":  services,
-			"endpoints": []string{web.Prefix, "/healthz", "/metrics", "/ops/dead-letters (admin)"},
-		})
+		index := map[string]any{"name": "bounded", "version": version(), "services": services, "endpoints": endpoints}
+		for k, v := range rc.index {
+			index[k] = v
+		}
+		_ = httpapi.WriteJSON(w, http.StatusOK, index)
 	})
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s; GET / lists the services", r.Method, r.URL.Path))
@@ -188,25 +258,30 @@ func isNewDataDir(dir string) bool {
 // adminToken is the configured token, or the one kept in the data
 // directory, or a new one written there (generated reports that).
 func adminToken(cfg upConfig) (token string, generated bool, err error) {
-	if cfg.adminToken != "" {
-		return cfg.adminToken, false, nil
+	return keptSecret(cfg.adminToken, filepath.Join(cfg.dataDir, "admin-token"), "admin token")
+}
+
+// keptSecret is given when set, else the secret kept in the file at path,
+// else a new random one written there (generated reports that).
+func keptSecret(given, path, what string) (secret string, generated bool, err error) {
+	if given != "" {
+		return given, false, nil
 	}
-	path := filepath.Join(cfg.dataDir, "admin-token")
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
 			return t, false, nil
 		}
-		return "", false, fmt.Errorf("admin token file %s is empty; delete it to get a new token", path)
+		return "", false, fmt.Errorf("%s file %s is empty; delete it to get a new one", what, path)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, fmt.Errorf("admin token: %w", err)
+		return "", false, fmt.Errorf("%s: %w", what, err)
 	}
 	raw := make([]byte, 24)
 	rand.Read(raw)
-	token = base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
+	secret = base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", false, fmt.Errorf("%s: %w", what, err)
 	}
-	return token, true, nil
+	return secret, true, nil
 }

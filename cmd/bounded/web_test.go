@@ -13,7 +13,9 @@ import (
 // TestWebFrontEnd: `bounded up` serves the shop's pages under /shop/, sends
 // browsers there from /, still answers other clients the JSON index, and
 // its services accept the requests the pages make, as the pages make them.
-func TestWebFrontEnd(t *testing.T) {
+func TestWebFrontEnd(t *testing.T) { eachMode(t, webFrontEnd) }
+
+func webFrontEnd(t *testing.T, startShop startFunc) {
 	s := startShop(t, "")
 	client := &http.Client{
 		Timeout:       10 * time.Second,
