@@ -37,6 +37,7 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -214,12 +215,19 @@ func (c *Consumer) Name() string { return c.cfg.Name }
 // once in the log) while the stream does not exist yet. Errors of single
 // events are handled as the package doc says; Run returns an error only when
 // it cannot create the consumer for a reason other than a missing stream.
+//
+// The durable consumer lives on the server, which can lose it: a NATS
+// server restarted without its store (a single node that lost its disk),
+// or an operator's delete. Run notices (a pull that finds no responder, a
+// "consumer deleted" notice, a consume that stopped by itself), checks, and
+// creates the consumer again, waiting for the stream if that is gone too.
+// A recreated consumer starts again from the stream's first message: the
+// inbox makes the events it had handled no-ops.
 func (c *Consumer) Run(ctx context.Context) error {
 	cons, err := c.consumer(ctx)
 	if err != nil || cons == nil {
 		return err
 	}
-	c.m.setConsumer(cons)
 	retention := c.cfg.Retention
 	if retention == 0 {
 		if st, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {
@@ -258,7 +266,31 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 		}(work[i])
 	}
+	// dispatch hands a message to its worker; stopWorkers closes the
+	// workers' channels, after which dispatch hands messages back instead
+	// (a late delivery must not send on a closed channel).
+	var (
+		dispatchMu sync.RWMutex
+		stopped    bool
+	)
+	seed := maphash.MakeSeed()
+	dispatch := func(msg jetstream.Msg) {
+		dispatchMu.RLock()
+		defer dispatchMu.RUnlock()
+		if stopped || ctx.Err() != nil {
+			c.handBack(msg)
+			return
+		}
+		select {
+		case work[maphash.String(seed, msg.Headers().Get("ce-subject"))%uint64(len(work))] <- msg:
+		case <-ctx.Done():
+			c.handBack(msg)
+		}
+	}
 	stopWorkers := func() {
+		dispatchMu.Lock()
+		stopped = true
+		dispatchMu.Unlock()
 		for _, ch := range work {
 			close(ch)
 		}
@@ -266,39 +298,114 @@ func (c *Consumer) Run(ctx context.Context) error {
 			<-done
 		}
 	}
-	seed := maphash.MakeSeed()
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		key := msg.Headers().Get("ce-subject")
-		select {
-		case work[maphash.String(seed, key)%uint64(len(work))] <- msg:
-		case <-ctx.Done():
-			c.handBack(msg)
-		}
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
+	// suspect hears of consume errors that may mean the consumer is gone.
+	suspect := make(chan struct{}, 1)
+	consume := func(cons jetstream.Consumer) (jetstream.ConsumeContext, error) {
+		c.m.setConsumer(cons)
+		cc, err := cons.Consume(dispatch, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if ctx.Err() != nil {
+				return
+			}
 			c.log.Warn("consume", "err", err)
+			if mayBeGone(err) {
+				select {
+				case suspect <- struct{}{}:
+				default:
+				}
+			}
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("inbox %s: consume: %w", c.cfg.Name, err)
 		}
-	}))
+		return cc, nil
+	}
+	cc, err := consume(cons)
 	if err != nil {
 		stopWorkers()
-		return fmt.Errorf("inbox %s: consume: %w", c.cfg.Name, err)
+		return err
 	}
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
 	c.prune(ctx, retention)
-loop:
-	for {
+	// recheck repeats a check that could not reach JetStream.
+	recheck := time.NewTimer(time.Hour)
+	recheck.Stop()
+	defer recheck.Stop()
+	for ctx.Err() == nil {
+		restart := false
 		select {
 		case <-ctx.Done():
-			break loop
 		case <-prune.C:
 			c.prune(ctx, retention)
+		case <-cc.Closed():
+			// Consuming stopped without us: the server said the consumer
+			// was deleted, or the connection closed.
+			restart = true
+		case <-suspect:
+			restart = c.lost(ctx, recheck)
+		case <-recheck.C:
+			restart = c.lost(ctx, recheck)
+		}
+		if !restart || ctx.Err() != nil {
+			continue
+		}
+		cc.Stop()
+		select {
+		case <-cc.Closed():
+		case <-time.After(drainWait):
+		}
+		c.log.Warn("durable consumer gone or consume stopped; creating it again", "stream", c.cfg.Stream)
+		if cons, err = c.consumer(ctx); err == nil && cons != nil {
+			cc, err = consume(cons)
+		}
+		if err != nil || cons == nil {
+			stopWorkers()
+			return err // nil when ctx is done
 		}
 	}
-	cc.Drain()
-	<-cc.Closed()
+	// Drain passes the messages already received on, to be handed back.
+	// It ends with a flush, which waits for a server that may have just
+	// gone away: wait for it only briefly, and not at all without a
+	// connection. (What is not handed back is redelivered after AckWait.)
+	if c.js.Conn().IsConnected() {
+		cc.Drain()
+	} else {
+		cc.Stop()
+	}
+	select {
+	case <-cc.Closed():
+	case <-time.After(drainWait):
+	}
 	stopWorkers()
 	return nil
+}
+
+// drainWait bounds the wait for a draining consume at shutdown.
+const drainWait = 2 * time.Second
+
+// mayBeGone reports whether a consume error may mean that the durable
+// consumer no longer exists: a pull to a missing consumer finds no
+// responder, and a server that lost it sends no heartbeats.
+func mayBeGone(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted)
+}
+
+// lost asks JetStream whether the durable consumer (or its stream) is gone.
+// When JetStream cannot answer, it arms recheck to ask again shortly.
+func (c *Consumer) lost(ctx context.Context, recheck *time.Timer) bool {
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := c.js.Consumer(qctx, c.cfg.Stream, c.cfg.Name)
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound):
+		return true
+	default:
+		recheck.Reset(time.Second)
+		return false
+	}
 }
 
 // consumer creates or updates the durable consumer, waiting for the stream.

@@ -48,6 +48,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,7 +65,8 @@ import (
 // Config configures a Relay. Stream.Name and Stream.Subjects are required.
 type Config struct {
 	// Stream is the service's own stream. The relay creates it, or updates
-	// the settings it names, at start.
+	// the settings it names, at start, and again whenever it may have gone
+	// (after a reconnect, or when a publish found no stream).
 	Stream jetstream.StreamConfig
 	// Subject maps an event to the NATS subject it is published on.
 	// Default: the event type, e.g. "orders.order_confirmed.v1".
@@ -86,8 +88,9 @@ type Config struct {
 	StandbyInterval time.Duration
 	// RetryHorizon is the longest a published row may wait to be deleted
 	// before it is published again (failover, backoff, a database restart).
-	// The stream's duplicate window must be at least this long; when
-	// Stream.Duplicates is zero it is set to this. Default 2 min.
+	// The stream's duplicate window must be at least this long (New
+	// refuses a shorter Stream.Duplicates); when Stream.Duplicates is zero
+	// it is set to this. Default 2 min.
 	RetryHorizon time.Duration
 	// MaxBackoff caps the wait between retries after an error. Default 2 s.
 	MaxBackoff time.Duration
@@ -168,8 +171,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ErrDuplicateWindow is returned by Run when the stream's duplicate window is
-// shorter than the relay's retry horizon.
+// ErrDuplicateWindow is returned by New when the configured duplicate window
+// is shorter than the relay's retry horizon, and by Run when the stream's
+// window (as the server reports it) is.
 var ErrDuplicateWindow = errors.New("relay: stream duplicate window shorter than retry horizon")
 
 // Relay publishes one outbox to one stream. Create it with New, then call Run.
@@ -185,6 +189,9 @@ type Relay struct {
 	// may take (the default, 200 ms, would turn a busy server into a failed
 	// batch); built once, not per message.
 	stallWait jetstream.PublishOpt
+	// ensured is the connection's reconnect count when EnsureStream last
+	// succeeded; -1 asks for a check before the next publish.
+	ensured atomic.Int64
 }
 
 // ErrBufferingConn is returned by New for a connection that buffers
@@ -204,6 +211,16 @@ func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
 		return nil, ErrBufferingConn
 	}
 	cfg.setDefaults()
+	// Refuse before touching the stream: EnsureStream would otherwise apply
+	// the short window to an existing stream first.
+	if cfg.Stream.Duplicates < cfg.RetryHorizon {
+		return nil, fmt.Errorf("%w: Stream.Duplicates %s, RetryHorizon %s", ErrDuplicateWindow, cfg.Stream.Duplicates, cfg.RetryHorizon)
+	}
+	if cfg.Stream.MaxAge != 0 && cfg.Stream.MaxAge < cfg.Stream.Duplicates {
+		return nil, fmt.Errorf("relay: stream %s keeps events for %s (MaxAge), shorter than its duplicate window %s; "+
+			"JetStream refuses that: keep events at least as long as the relay may re-publish them (RetryHorizon)",
+			cfg.Stream.Name, cfg.Stream.MaxAge, cfg.Stream.Duplicates)
+	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(cfg.Window),
 		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
@@ -223,10 +240,16 @@ func New(ob *outbox.Outbox, nc *nats.Conn, cfg Config) (*Relay, error) {
 // JetStream refuses to create or update as configured); while NATS or
 // JetStream cannot be reached it waits, and every other error is logged,
 // counted and retried with backoff.
+//
+// The stream is the service's own: Run makes it exist with the configured
+// settings at start, and again after NATS comes back from a reconnect or a
+// publish finds no stream (a server restarted without its store, or a
+// stream deleted by hand). Rows published to a stream that is gone are not
+// published again: they were acknowledged, and deleted from the outbox.
 func (r *Relay) Run(ctx context.Context) error {
 	bo := backoff{max: r.cfg.MaxBackoff}
 	for waited := false; ; {
-		err := r.ensureStream(ctx)
+		err := r.EnsureStream(ctx)
 		if err == nil {
 			break
 		}
@@ -255,6 +278,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if se := (streamError{}); errors.As(err, &se) {
+			return se.err
+		}
 		if err != nil {
 			r.log.Error("relay stopped leading; will retry", "err", err)
 			sleep(ctx, bo.next())
@@ -265,7 +291,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
-func (r *Relay) ensureStream(ctx context.Context) error {
+// EnsureStream makes the relay's stream exist with the settings of
+// Config.Stream (see bus.EnsureStream: missing fields are created, owned
+// fields that differ are updated) and checks that its duplicate window
+// covers the retry horizon (ErrDuplicateWindow). Run calls it; a host may
+// call it earlier, so that consumers in the same process find the stream.
+// An error for which bus.IsUnavailable holds may succeed later.
+func (r *Relay) EnsureStream(ctx context.Context) error {
+	reconnects := r.nc.Stats().Reconnects
 	st, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("relay: stream %s: %w", r.cfg.Stream.Name, err)
@@ -278,8 +311,22 @@ func (r *Relay) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("%w: stream %s keeps message ids for %s, the relay may re-publish for %s",
 			ErrDuplicateWindow, r.cfg.Stream.Name, w, r.cfg.RetryHorizon)
 	}
+	r.ensured.Store(int64(reconnects))
 	return nil
 }
+
+// streamStale reports whether the stream should be checked again before
+// publishing: the connection reconnected since the last check, and the
+// server it reached may have lost the stream.
+func (r *Relay) streamStale() bool {
+	return r.nc.Stats().Reconnects != uint64(r.ensured.Load())
+}
+
+// streamError is an error of EnsureStream that retrying cannot cure.
+type streamError struct{ err error }
+
+func (e streamError) Error() string { return e.err.Error() }
+func (e streamError) Unwrap() error { return e.err }
 
 // leadPostgres waits until it holds the leadership lock, then leads until an
 // error or ctx ends. The lock lives as long as conn.
@@ -369,12 +416,31 @@ func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
 	}()
 	bo := backoff{max: r.cfg.MaxBackoff}
 	for ctx.Err() == nil {
+		if r.streamStale() {
+			if err := r.EnsureStream(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if !bus.IsUnavailable(err) {
+					return streamError{err}
+				}
+				if !sleep(ctx, bo.next()) {
+					return nil
+				}
+				continue
+			}
+		}
 		claimErr, err := r.pump(ctx, claim)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if claimErr != nil {
 			return claimErr
+		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			// No stream took the message: it is gone (deleted, or the
+			// server lost its store). Make it again before the retry.
+			r.ensured.Store(-1)
 		}
 		r.log.Error("relay publish failed; retrying from the oldest unpublished event", "err", err)
 		if !sleep(ctx, bo.next()) {
@@ -469,8 +535,8 @@ func (f *inflight) exclusion() (outbox.Exclude, bool) {
 
 // pump runs claim → publish → delete until an error. It returns claimErr for
 // a failed claim and err for a failed publish or delete.
-func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+func (r *Relay) pump(parent context.Context, claim claimFunc) (claimErr, err error) {
+	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	fl := &inflight{set: make(map[int64]struct{})}
 	toPublish := make(chan *batch, 1)
@@ -572,7 +638,10 @@ func (r *Relay) pump(ctx context.Context, claim claimFunc) (claimErr, err error)
 			}
 			continue
 		}
-		rows, err := claim(ctx, r.cfg.BatchSize, ex)
+		// The claim runs on the parent context: a publish failure cancels
+		// ctx, and pgx closes a connection whose query is cancelled, which
+		// on PostgreSQL is the leader's connection and its lock.
+		rows, err := claim(parent, r.cfg.BatchSize, ex)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)

@@ -291,20 +291,86 @@ func TestPerAggregateOrderWithConcurrentWriters(t *testing.T) {
 	})
 }
 
+// TestRefusesAShortDuplicateWindow: a configured window shorter than the
+// retry horizon is refused by New, before the stream is touched; a stream
+// whose window was shortened by hand gets the relay's back at Run.
 func TestRefusesAShortDuplicateWindow(t *testing.T) {
 	f := newFixture(t, sqldb.SQLite, testenv.NATS(t))
-	cfg := f.config(t)
-	cfg.Stream.Duplicates = 30 * time.Second
-	cfg.RetryHorizon = 2 * time.Minute
-	_, done := f.start(t, cfg)
-	select {
-	case err := <-done:
-		if !errors.Is(err, relay.ErrDuplicateWindow) {
-			t.Fatalf("Run = %v, want ErrDuplicateWindow", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not refuse the stream")
+	good := f.config(t)
+	good.RetryHorizon = 2 * time.Minute
+	stop, _ := f.start(t, good)
+	f.write(t, f.event(t, "a", 0))
+	f.waitEmpty(t, 10*time.Second)
+	stop()
+
+	short := good
+	short.Stream.Duplicates = 30 * time.Second
+	if _, err := relay.New(f.ob, f.nc, short); !errors.Is(err, relay.ErrDuplicateWindow) {
+		t.Fatalf("New = %v, want ErrDuplicateWindow", err)
 	}
+	noRoom := good
+	noRoom.Stream.MaxAge = time.Minute // cannot hold a 2 min window
+	if _, err := relay.New(f.ob, f.nc, noRoom); err == nil {
+		t.Fatal("New took a stream that keeps events for less than the duplicate window")
+	}
+	window := func() time.Duration {
+		st, err := f.js.Stream(context.Background(), f.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().Config.Duplicates
+	}
+	if w := window(); w != 2*time.Minute {
+		t.Fatalf("after the refusals the stream's window is %s, want it untouched at 2m", w)
+	}
+
+	// Shortened by hand: the owner sets its own window again.
+	st, _ := f.js.Stream(context.Background(), f.stream)
+	c := st.CachedInfo().Config
+	c.Duplicates = 30 * time.Second
+	if _, err := f.js.UpdateStream(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t, good)
+	f.write(t, f.event(t, "a", 1))
+	f.waitEmpty(t, 10*time.Second)
+	if w := window(); w != 2*time.Minute {
+		t.Fatalf("the relay left the stream's window at %s, want its own 2m", w)
+	}
+}
+
+// TestRecreatesAStreamThatIsGone deletes the stream under a running relay
+// (as a NATS server that lost its store would): the relay makes it again,
+// with its settings, and publishes what comes next.
+func TestRecreatesAStreamThatIsGone(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		cfg := f.config(t)
+		cfg.Stream.MaxAge = time.Hour
+		f.start(t, cfg)
+		for i := range 10 {
+			f.write(t, f.event(t, "a", i))
+		}
+		f.waitEmpty(t, 10*time.Second)
+		if err := f.js.DeleteStream(context.Background(), f.stream); err != nil {
+			t.Fatal(err)
+		}
+		for i := 10; i < 20; i++ {
+			f.write(t, f.event(t, "a", i))
+		}
+		f.waitEmpty(t, 15*time.Second)
+		got := f.collect(t, 10, 10*time.Second)
+		if len(got) != 10 {
+			t.Fatalf("the new stream holds %d messages, want the 10 written after the delete", len(got))
+		}
+		st, err := f.js.Stream(context.Background(), f.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.CachedInfo().Config; c.MaxAge != time.Hour || c.Duplicates != 2*time.Minute {
+			t.Fatalf("recreated stream: max age %s, duplicates %s", c.MaxAge, c.Duplicates)
+		}
+	})
 }
 
 // TestNATSDownNothingLost stops the NATS server while writers keep
@@ -315,7 +381,8 @@ func TestNATSDownNothingLost(t *testing.T) {
 			t.Parallel()
 			srv := testenv.EmbeddedNATS(t)
 			f := newFixture(t, d, srv.ClientURL())
-			f.start(t, f.config(t))
+			cfg := f.config(t)
+			f.start(t, cfg)
 			next := 0
 			writeSome := func(n int) {
 				for range n {
@@ -325,9 +392,20 @@ func TestNATSDownNothingLost(t *testing.T) {
 			}
 			writeSome(100)
 			f.waitEmpty(t, 10*time.Second)
+			leader := 0
+			if d == sqldb.Postgres {
+				leader = leaderPID(t, f.db, cfg.LeaderLockKey())
+			}
 			srv = restartNATS(t, srv, func() { writeSome(300) }) // written while NATS is down
 			writeSome(100)
 			f.waitEmpty(t, 30*time.Second)
+			// A failed publish is retried by the same leader: it must not
+			// cost the leadership (its connection and lock).
+			if d == sqldb.Postgres {
+				if now := leaderPID(t, f.db, cfg.LeaderLockKey()); now != leader {
+					t.Errorf("the leader's backend changed from %d to %d while NATS was down", leader, now)
+				}
+			}
 			if n := f.streamMsgs(t); n != uint64(next) {
 				t.Fatalf("stream holds %d messages, want %d", n, next)
 			}

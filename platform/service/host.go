@@ -158,18 +158,18 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 		return hs, err
 	}
 	// Create the stream now, so that the consumers of the services started
-	// in the same host find it at once. The relay checks it again when it
-	// runs (and creates it, if NATS is unavailable now).
-	if js, err := jetstream.New(h.cfg.NATS); err == nil {
-		sc := rc.Stream
-		if sc.Duplicates == 0 {
-			sc.Duplicates = max(rc.RetryHorizon, 2*time.Minute) // the relay's default
-		}
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if _, err := bus.EnsureStream(sctx, js, sc); err != nil {
-			log.Debug("stream not created at start; the relay will", "err", err)
-		}
-		cancel()
+	// in the same host find it at once, with the relay's own settings (so
+	// that its check at Run finds nothing to change). The relay checks it
+	// again when it runs (and creates it, if NATS is unavailable now); a
+	// stream JetStream refuses fails the start.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = hs.relay.EnsureStream(sctx)
+	cancel()
+	if err != nil && !bus.IsUnavailable(err) {
+		return hs, err
+	}
+	if err != nil {
+		log.Debug("stream not created at start; the relay will", "err", err)
 	}
 	for _, src := range s.Sources() {
 		handle, handles := s.handlerFor(src)
