@@ -2,13 +2,16 @@
 // given Specs on fresh databases (SQLite or real PostgreSQL) and a real NATS
 // server under a namespace of its own, an HTTP server in front of it, and
 // helpers to call the API, inject other services' events and wait for the
-// events the services publish.
+// events the services publish. StartReplica adds replicas of the services,
+// as distributed mode runs them: more hosts on the same PostgreSQL
+// databases and NATS namespace.
 package servicetest
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +45,9 @@ type Harness struct {
 	Metrics *prometheus.Registry
 	DSNs    map[string]string
 
+	namespace string // of the streams, subjects and durable consumers
+	replicas  int    // started by StartReplica
+
 	mu       sync.Mutex
 	received []contract.Event
 }
@@ -49,7 +55,8 @@ type Harness struct {
 // Start runs specs on databases of dialect d until the test ends.
 func Start(t testing.TB, d sqldb.Dialect, specs ...service.Spec) *Harness {
 	t.Helper()
-	h := &Harness{NC: toolkittest.Connect(t, testenv.NATS(t)), Metrics: prometheus.NewRegistry(), DSNs: map[string]string{}}
+	h := &Harness{NC: toolkittest.Connect(t, testenv.NATS(t)), Metrics: prometheus.NewRegistry(), DSNs: map[string]string{},
+		namespace: testenv.UniqueName("t")}
 	for _, s := range specs {
 		h.DSNs[s.Name] = toolkittest.DSN(t, d)
 	}
@@ -57,26 +64,45 @@ func Start(t testing.TB, d sqldb.Dialect, specs ...service.Spec) *Harness {
 	if h.JS, err = jetstream.New(h.NC); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		// Registered before the host's cleanup, so run after it: once the
+		// host has stopped.
+		if h.Host == nil {
+			return
+		}
+		for _, s := range specs {
+			st, _ := h.Host.StreamOf(s.Name)
+			_ = h.JS.DeleteStream(context.Background(), st)
+		}
+	})
+	h.Host, h.URL = runHost(t, h.NC, h.namespace, h.DSNs, h.Metrics, specs)
+	h.watch(t, specs)
+	return h
+}
+
+// runHost starts a host of specs behind an HTTP server, on NATS connection
+// nc under namespace, with the databases dsns, and runs it until the test
+// ends; then it stops the host (failing the test if it does not stop
+// cleanly within 15 s) and closes its databases.
+func runHost(t testing.TB, nc *nats.Conn, namespace string, dsns map[string]string, reg *prometheus.Registry, specs []service.Spec) (*service.Host, string) {
+	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	h.URL = srv.URL
-	ns := testenv.UniqueName("t")
 	host, err := service.NewHost(service.HostConfig{
-		NATS:       h.NC,
-		DSN:        func(name string) string { return h.DSNs[name] },
+		NATS:       nc,
+		DSN:        func(name string) string { return dsns[name] },
 		Logger:     toolkittest.Logger(t),
-		Metrics:    h.Metrics,
+		Metrics:    reg,
 		AdminToken: AdminToken,
 		Peers:      service.NewPeers(srv.URL, srv.Client()),
-		Namespace:  ns,
+		Namespace:  namespace,
 		Relay:      relay.Config{PollInterval: 100 * time.Millisecond},
 		Inbox:      inbox.Config{Backoff: func(int) time.Duration { return 20 * time.Millisecond }},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Host = host
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	t.Cleanup(func() {
@@ -90,10 +116,6 @@ func Start(t testing.TB, d sqldb.Dialect, specs ...service.Spec) *Harness {
 			t.Error("host did not stop within 15 s")
 		}
 		host.Close()
-		for _, s := range specs {
-			st, _ := h.Host.StreamOf(s.Name)
-			_ = h.JS.DeleteStream(context.Background(), st)
-		}
 	})
 	if err := host.Start(ctx, specs...); err != nil {
 		cancel()
@@ -102,8 +124,85 @@ func Start(t testing.TB, d sqldb.Dialect, specs ...service.Spec) *Harness {
 	}
 	mux.Handle("/", host.Handler())
 	go func() { done <- host.Run(ctx) }()
-	h.watch(t, specs)
-	return h
+	return host, srv.URL
+}
+
+// Replica is another replica of services a Harness runs: another host, as
+// another process would be, with its own NATS connection, HTTP server and
+// metrics, on the same databases and the same NATS namespace. Its
+// consumers share the durable consumers' messages with the harness's, its
+// relay stands by while the harness's leads, and its jobs run beside the
+// harness's on the same rows. The harness's Published sees what either
+// publishes.
+type Replica struct {
+	URL     string // the replica's HTTP server; service S is under URL + "/S"
+	Host    *service.Host
+	NC      *nats.Conn
+	Metrics *prometheus.Registry
+}
+
+// StartReplica runs specs as one more replica of services h runs, until the
+// test ends (it stops before h does). Each spec must be a new Spec of a
+// service h started on PostgreSQL: SQLite replicas cannot share a
+// database file across processes, so the test fails for those. It returns
+// once every durable consumer of specs has a pull request waiting from each
+// host (the harness's and every replica's), so that the events a test
+// injects next are spread over them.
+func StartReplica(t testing.TB, h *Harness, specs ...service.Spec) *Replica {
+	t.Helper()
+	for _, s := range specs {
+		dsn, ok := h.DSNs[s.Name]
+		switch {
+		case !ok:
+			t.Fatalf("servicetest: StartReplica: the harness does not run %s", s.Name)
+		case sqldb.DialectOf(dsn) != sqldb.Postgres:
+			t.Fatalf("servicetest: StartReplica: %s runs on SQLite; replicas need PostgreSQL", s.Name)
+		}
+	}
+	r := &Replica{NC: toolkittest.Connect(t, testenv.NATS(t)), Metrics: prometheus.NewRegistry()}
+	r.Host, r.URL = runHost(t, r.NC, h.namespace, h.DSNs, r.Metrics, specs)
+	h.mu.Lock()
+	h.replicas++
+	hosts := 1 + h.replicas
+	h.mu.Unlock()
+	h.waitConsuming(t, specs, hosts)
+	return r
+}
+
+// waitConsuming waits until each durable consumer of specs has a pull
+// request waiting from each of hosts hosts, so that the events a test
+// injects next are shared among them (JetStream serves waiting pull
+// requests in turn). It creates the streams the consumers read that do not
+// exist yet, as Inject would: a consumer waits for its stream.
+func (h *Harness) waitConsuming(t testing.TB, specs []service.Spec, hosts int) {
+	t.Helper()
+	ctx := toolkittest.Context(t)
+	for _, s := range specs {
+		for _, src := range s.Sources() {
+			stream, subjects := h.Host.StreamOf(src)
+			if _, err := h.JS.Stream(ctx, stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+				if _, err := h.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subjects}}); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = h.JS.DeleteStream(context.Background(), stream) })
+			}
+			name := h.namespace + "_" + service.ConsumerName(s.Name, src)
+			Eventually(t, 10*time.Second, "every replica consuming "+name, func() bool {
+				c, err := h.JS.Consumer(ctx, stream, name)
+				if err != nil {
+					return false
+				}
+				info, err := c.Info(ctx)
+				return err == nil && info.NumWaiting >= hosts
+			})
+		}
+	}
+}
+
+// Metric is Harness.Metric on the replica's metrics.
+func (r *Replica) Metric(t testing.TB, name string, labels ...string) float64 {
+	t.Helper()
+	return metric(t, r.Metrics, name, labels...)
 }
 
 // watch records every event the services publish.
@@ -309,7 +408,12 @@ func Each(t *testing.T, fn func(t *testing.T, d sqldb.Dialect)) {
 // given name/value pairs ("service", "orders", ...); 0 when there is none.
 func (h *Harness) Metric(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := h.Metrics.Gather()
+	return metric(t, h.Metrics, name, labels...)
+}
+
+func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

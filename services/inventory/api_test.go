@@ -206,6 +206,9 @@ func TestConfigValidate(t *testing.T) {
 	if err := (inventory.Config{PollInterval: 1e9, SupplierTimeout: 1, BatchSize: 1}).Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if err := (inventory.Config{PollInterval: 1e9, SupplierTimeout: 2e9, Lease: 2e9, BatchSize: 1}).Validate(); err == nil {
+		t.Fatal("a lease no longer than a supplier call passed")
+	}
 	if err := inventory.Spec(inventory.Config{}).Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -61,11 +61,18 @@ func linesFromOrder(v ordersevents.OrderConfirmedV1) ([]Line, error) {
 // are locked in SKU order and checked; then each is moved by a statement
 // that is itself conditional on the invariant, so that nothing can
 // oversell even if the check were wrong. A second delivery of the order
-// (under any event id) finds the order's outcome and does nothing.
+// (under any event id) finds the order's outcome and does nothing, and so
+// does the confirmation of an order whose cancellation was applied first
+// (replicas may apply the orders stream's events out of order; see
+// store.lockOrder, which also keeps two replicas from applying the order's
+// events at once).
 func (s *svc) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contract.Event, v ordersevents.OrderConfirmedV1) error {
 	lines, err := linesFromOrder(v)
 	if err != nil {
 		return inbox.Permanent(fmt.Errorf("%s %s: %w", e.Type, e.ID, err))
+	}
+	if err := s.st.lockOrder(ctx, tx, v.OrderID); err != nil {
+		return err
 	}
 	if seen, err := s.st.orderSeen(ctx, tx, v.OrderID); err != nil || seen {
 		return err
@@ -128,16 +135,28 @@ func (s *svc) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contract.Eve
 }
 
 // onOrderCancelled releases the order's reservation if it holds one.
-// Nothing reserved (the reservation failed, was released or consumed, or
-// the order was never confirmed) is nothing to do.
+// Nothing reserved (the reservation failed, was released or consumed) is
+// nothing to do. An order not seen confirmed yet (never confirmed, or its
+// order_confirmed still to be applied, by this replica or another) is
+// remembered as cancelled, so that its confirmation reserves nothing.
 func (s *svc) onOrderCancelled(ctx context.Context, tx *sqldb.Tx, e contract.Event, v ordersevents.OrderCancelledV1) error {
 	if v.OrderID == "" || len(v.OrderID) > maxIDLength {
 		return inbox.Permanent(fmt.Errorf("%s %s: order id %q: want 1 to %d characters", e.Type, e.ID, v.OrderID, maxIDLength))
 	}
+	if err := s.st.lockOrder(ctx, tx, v.OrderID); err != nil {
+		return err
+	}
 	t := now()
 	r, ok, err := s.st.endReservation(ctx, tx, v.OrderID, ReservationReleased, "", v.Reason, t)
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		seen, err := s.st.orderSeen(ctx, tx, v.OrderID)
+		if err != nil || seen {
+			return err
+		}
+		return s.st.insertCancellation(ctx, tx, v.OrderID, v.Reason, t)
 	}
 	evs, err := s.moveReserved(ctx, tx, r, -1, 0, events.StockRelease, t)
 	if err != nil {

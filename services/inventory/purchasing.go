@@ -29,9 +29,14 @@ import (
 //
 // It wakes when a commit leaves stock at or below a reorder point or
 // changes a product, and polls every PollInterval as a backstop. One job
-// runs per process; with several replicas two jobs may send the same order,
-// which the Supplier contract makes harmless (idempotent per id), and the
-// database keeps one open purchase order per SKU.
+// runs per process, and replicas' jobs run side by side on one database:
+// the unique index keeps one open purchase order per SKU however many jobs
+// create at once, a job claims each purchase order before sending it (a
+// lease, Config.Lease), so one replica at a time sends it, records only
+// under its own claim, and the refresh leaves a claimed order alone until
+// its outcome is recorded. If a replica dies during a call, another sends
+// the order again once the lease has run out, which the Supplier contract
+// makes harmless (idempotent per id).
 type purchasing struct {
 	*svc
 	lastErr string // the last error logged, so that a lasting failure is logged once
@@ -173,7 +178,7 @@ func (p *purchasing) send(ctx context.Context) (bool, error) {
 	}
 	var errs []error
 	for _, po := range due {
-		if err := p.sendOne(ctx, po); err != nil {
+		if err := p.claimAndSend(ctx, po.ID); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -183,41 +188,72 @@ func (p *purchasing) send(ctx context.Context) (bool, error) {
 	return len(due) == p.cfg.BatchSize, errors.Join(errs...)
 }
 
-func (p *purchasing) sendOne(ctx context.Context, po PurchaseOrder) error {
+// claimAndSend claims purchase order id and sends it, unless another
+// replica claimed or recorded it since it was found due. It claims just
+// before the call, one order at a time, so that a lease is not spent
+// waiting behind the rest of the batch.
+func (p *purchasing) claimAndSend(ctx context.Context, id string) error {
+	t := now()
+	claim := t.Add(p.cfg.Lease)
+	var (
+		po PurchaseOrder
+		ok bool
+	)
+	err := p.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		po, ok, err = p.st.claimPO(ctx, tx, id, t, claim)
+		return err
+	})
+	if err != nil || !ok {
+		return err
+	}
+	return p.sendOne(ctx, po, claim)
+}
+
+// sendOne sends po, claimed until claim, and records the outcome.
+func (p *purchasing) sendOne(ctx context.Context, po PurchaseOrder, claim time.Time) error {
 	// The database refuses an incomplete pending order; this check is the
 	// last line before the supplier all the same.
 	if missing := missingFields(po.Name, po.Description); len(missing) > 0 {
-		return p.record(ctx, po, POFlagged, "", missing)
+		return p.record(ctx, po, claim, POFlagged, "", missing)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.SupplierTimeout)
 	err := p.cfg.Supplier.PlaceOrder(callCtx, SupplierOrder{ID: po.ID, SKU: po.SKU, Name: po.Name, Description: po.Description, Quantity: po.Quantity})
 	cancel()
 	switch {
 	case ctx.Err() != nil:
-		return nil // shutting down: it is sent again at the next start (the supplier dedupes by id)
+		// Shutting down: give the claim back, so that another replica (or
+		// the next start) sends it again at once rather than after the
+		// lease; the supplier dedupes by id. On a fresh, short context, as
+		// ctx is done; if it fails, the lease runs out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = p.env.DB.Transact(rctx, func(tx *sqldb.Tx) error { return p.st.releasePO(rctx, tx, po.ID, claim) })
+		return nil
 	case err == nil:
-		return p.record(ctx, po, POSent, "", nil)
+		return p.record(ctx, po, claim, POSent, "", nil)
 	case errors.Is(err, ErrRejected):
 		p.env.Logger.Warn("supplier rejected a purchase order", "purchase_order", po.ID, "sku", po.SKU, "err", err)
-		return p.record(ctx, po, PORejected, err.Error(), nil)
+		return p.record(ctx, po, claim, PORejected, err.Error(), nil)
 	default:
 		p.env.Logger.Warn("supplier call failed; the purchase order will be sent again", "purchase_order", po.ID, "sku", po.SKU,
 			"attempt", po.Attempts+1, "err", err)
-		return p.record(ctx, po, PORetrying, err.Error(), nil)
+		return p.record(ctx, po, claim, PORetrying, err.Error(), nil)
 	}
 }
 
-// record stores the outcome of sending po, with its event and its count.
-func (p *purchasing) record(ctx context.Context, po PurchaseOrder, to POStatus, lastError string, missing []string) error {
+// record stores the outcome of sending po under the claim until claim,
+// with its event and its count.
+func (p *purchasing) record(ctx context.Context, po PurchaseOrder, claim time.Time, to POStatus, lastError string, missing []string) error {
 	t := now()
 	next := t
 	if to == PORetrying {
 		next = t.Add(p.cfg.RetryBackoff(po.Attempts + 1))
 	}
 	return p.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
-		ok, err := p.st.sendOutcome(ctx, tx, po.ID, to, lastError, missing, next, t)
+		ok, err := p.st.sendOutcome(ctx, tx, po.ID, claim, to, lastError, missing, next, t)
 		if err != nil || !ok {
-			return err // !ok: another replica recorded it first
+			return err // !ok: the claim ran out, and another replica holds it or recorded it
 		}
 		var ev contract.Event
 		switch to {

@@ -55,6 +55,12 @@ type Config struct {
 	RetryBackoff func(n int) time.Duration
 	// SupplierTimeout bounds one call to the supplier. Default 10 s.
 	SupplierTimeout time.Duration
+	// Lease is how long a purchase order being sent stays claimed by the
+	// job (of this replica) sending it; if that replica dies during the
+	// call, another sends it again after this. It must exceed
+	// SupplierTimeout. Default 1 min, or twice SupplierTimeout if that is
+	// more.
+	Lease time.Duration
 	// BatchSize bounds the purchase orders the job sends per round.
 	// Default 100.
 	BatchSize int
@@ -76,6 +82,9 @@ func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 100
 	}
+	if c.Lease == 0 {
+		c.Lease = max(time.Minute, 2*c.SupplierTimeout)
+	}
 }
 
 // Validate reports a configuration that cannot work (after defaults).
@@ -87,6 +96,8 @@ func (c Config) Validate() error {
 		return errors.New("inventory: SupplierTimeout is negative")
 	case c.BatchSize < 1:
 		return fmt.Errorf("inventory: BatchSize %d: want at least 1", c.BatchSize)
+	case c.Lease != 0 && c.Lease <= c.SupplierTimeout:
+		return fmt.Errorf("inventory: Lease %s must exceed SupplierTimeout %s", c.Lease, c.SupplierTimeout)
 	}
 	return nil
 }

@@ -275,16 +275,52 @@ func (st store) listStock(ctx context.Context, q querier, after string, limit in
 
 // --- reservations
 
+// orderLockSpace is the first key of the two-key advisory locks lockOrder
+// takes, apart from the outbox's (which locks per event subject).
+const orderLockSpace = 0x696e
+
+// lockOrder makes the transactions that apply events of one order take
+// turns, on PostgreSQL, until tx ends. Replicas share the orders stream's
+// messages, so one order's order_confirmed and order_cancelled may be
+// applied at once by two of them, each blind to what the other has not
+// committed: the cancellation would find no reservation to release, the
+// confirmation would then reserve stock that nothing ever releases. (A
+// duplicate order_confirmed could likewise be reserved by one and failed by
+// the other.) After the lock, each sees what the other committed. SQLite
+// runs one write transaction at a time.
+func (st store) lockOrder(ctx context.Context, tx *sqldb.Tx, orderID string) error {
+	if st.d != sqldb.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(orderLockSpace)+`, hashtext($1))`, orderID); err != nil {
+		return fmt.Errorf("lock order %s: %w", orderID, err)
+	}
+	return nil
+}
+
 // orderSeen reports whether order's reservation was attempted already
-// (reserved, released, consumed or failed).
+// (reserved, released, consumed or failed), or the order was cancelled
+// before that (insertCancellation).
 func (st store) orderSeen(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error) {
 	var seen bool
 	err := tx.QueryRowContext(ctx, st.q(`SELECT EXISTS (SELECT 1 FROM reservations WHERE order_id = $1)
-		OR EXISTS (SELECT 1 FROM reservation_failures WHERE order_id = $1)`), orderID).Scan(&seen)
+		OR EXISTS (SELECT 1 FROM reservation_failures WHERE order_id = $1)
+		OR EXISTS (SELECT 1 FROM order_cancellations WHERE order_id = $1)`), orderID).Scan(&seen)
 	if err != nil {
 		return false, fmt.Errorf("look up order %s: %w", orderID, err)
 	}
 	return seen, nil
+}
+
+// insertCancellation remembers that order was cancelled before Inventory
+// saw it confirmed, so that its order_confirmed, if it comes, reserves
+// nothing.
+func (st store) insertCancellation(ctx context.Context, tx *sqldb.Tx, orderID, reason string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, st.q(`INSERT INTO order_cancellations (order_id, reason, cancelled_at) VALUES ($1, $2, $3)
+		ON CONFLICT (order_id) DO NOTHING`), orderID, reason, st.at(now)); err != nil {
+		return fmt.Errorf("store cancellation of order %s: %w", orderID, err)
+	}
+	return nil
 }
 
 // insertReservation stores a new reservation with its lines (two statements).
@@ -548,11 +584,12 @@ func (st store) stalePOs(ctx context.Context, q querier) ([]stalePO, error) {
 
 // refreshPO gives an unsent purchase order the product copy's data and the
 // status that follows from it, if it is still as read (status and product
-// version): it reports whether it was.
+// version) and no one is sending it (a claim: it is refreshed after the
+// outcome is recorded, if still unsent): it reports whether it was.
 func (st store) refreshPO(ctx context.Context, tx *sqldb.Tx, s stalePO, to POStatus, missing []string, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, st.q(`UPDATE purchase_orders
 		SET name = $4, description = $5, product_version = $6, status = $7, missing = $8, next_attempt_at = $9, updated_at = $9
-		WHERE id = $1 AND status = $2 AND product_version = $3`),
+		WHERE id = $1 AND status = $2 AND product_version = $3 AND (claimed_until IS NULL OR claimed_until <= $9)`),
 		s.ID, string(s.Status), s.ProductVersion, s.Product.Name, s.Product.Description, s.Product.Version,
 		string(to), strings.Join(missing, ","), st.at(now))
 	if err != nil {
@@ -562,21 +599,51 @@ func (st store) refreshPO(ctx context.Context, tx *sqldb.Tx, s stalePO, to POSta
 	return n == 1, err
 }
 
-// duePOs returns purchase orders to send now (pending, or retrying whose
-// backoff has passed), oldest first.
+// duePOsSQL selects the purchase orders to send at $1: pending, or
+// retrying whose backoff has passed, and not claimed.
+const duePOsSQL = `status IN ('pending', 'retrying') AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)`
+
+// duePOs returns purchase orders to send now, oldest first.
 func (st store) duePOs(ctx context.Context, q querier, now time.Time, limit int) ([]PurchaseOrder, error) {
 	rows, err := q.QueryContext(ctx, st.q(`SELECT `+poCols+` FROM purchase_orders
-		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2`),
-		st.at(now), limit)
+		WHERE `+duePOsSQL+` ORDER BY next_attempt_at, id LIMIT $2`), st.at(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("find purchase orders to send: %w", err)
 	}
 	return collectPOs(rows)
 }
 
-// sendOutcome records what became of sending a purchase order, if it is
-// still pending or retrying; it reports whether it was.
-func (st store) sendOutcome(ctx context.Context, tx *sqldb.Tx, id string, to POStatus, lastError string, missing []string, nextAttempt, now time.Time) (bool, error) {
+// claimPO claims purchase order id for sending until until, if it is due
+// at now and not claimed, and returns it as it is now; false when it is
+// not (another replica claimed or recorded it since it was read). One
+// conditional statement: of two replicas, one wins.
+func (st store) claimPO(ctx context.Context, tx *sqldb.Tx, id string, now, until time.Time) (PurchaseOrder, bool, error) {
+	po, err := scanPO(tx.QueryRowContext(ctx, st.q(`UPDATE purchase_orders SET claimed_until = $2
+		WHERE id = $3 AND `+duePOsSQL+` RETURNING `+poCols), st.at(now), st.at(until), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return po, false, nil
+	}
+	if err != nil {
+		return po, false, fmt.Errorf("claim purchase order %s: %w", id, err)
+	}
+	return po, true, nil
+}
+
+// releasePO gives up the claim (until claim) on purchase order id, unless
+// it was claimed again since.
+func (st store) releasePO(ctx context.Context, tx *sqldb.Tx, id string, claim time.Time) error {
+	if _, err := tx.ExecContext(ctx, st.q(`UPDATE purchase_orders SET claimed_until = NULL WHERE id = $1 AND claimed_until = $2`),
+		id, st.at(claim)); err != nil {
+		return fmt.Errorf("release purchase order %s: %w", id, err)
+	}
+	return nil
+}
+
+// sendOutcome records what became of sending a purchase order under the
+// claim until claim, if it is still pending or retrying and that claim
+// still holds (a claim that ran out and was taken by another replica
+// leaves the outcome to that replica); it reports whether it did.
+func (st store) sendOutcome(ctx context.Context, tx *sqldb.Tx, id string, claim time.Time, to POStatus, lastError string, missing []string, nextAttempt, now time.Time) (bool, error) {
 	var sentAt any
 	if to == POSent {
 		sentAt = st.at(now)
@@ -586,9 +653,10 @@ func (st store) sendOutcome(ctx context.Context, tx *sqldb.Tx, id string, to POS
 		attempt = 0 // not sent at all
 	}
 	res, err := tx.ExecContext(ctx, st.q(`UPDATE purchase_orders
-		SET status = $2, last_error = $3, missing = $4, attempts = attempts + $5, next_attempt_at = $6, sent_at = $7, updated_at = $8
-		WHERE id = $1 AND status IN ('pending', 'retrying')`),
-		id, string(to), lastError, strings.Join(missing, ","), attempt, st.at(nextAttempt), sentAt, st.at(now))
+		SET status = $2, last_error = $3, missing = $4, attempts = attempts + $5, next_attempt_at = $6, sent_at = $7, updated_at = $8,
+			claimed_until = NULL
+		WHERE id = $1 AND status IN ('pending', 'retrying') AND claimed_until = $9`),
+		id, string(to), lastError, strings.Join(missing, ","), attempt, st.at(nextAttempt), sentAt, st.at(now), st.at(claim))
 	if err != nil {
 		return false, fmt.Errorf("record purchase order %s as %s: %w", id, to, err)
 	}

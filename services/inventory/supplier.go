@@ -42,6 +42,15 @@ var _ Supplier = (*SupplierSimulator)(nil)
 // description — recording those separately, so that a test can prove that
 // nothing incomplete was ever sent. Tests can also make it fail for a while
 // or refuse a SKU. It is safe for concurrent use.
+//
+// Its memory is its process's: replicas of Inventory with the default
+// supplier have a simulator each. That is harmless, and is kept so: the
+// simulator's records are read only by tests, and a replica claims a
+// purchase order before sending it, so only a replica that dies during the
+// call makes another send the order again, to its own simulator, which
+// accepts it a second time where a real supplier (one service, deduping by
+// id) would not. Tests that run replicas give them one SupplierSimulator,
+// as they would have one supplier.
 type SupplierSimulator struct {
 	mu       sync.Mutex
 	accepted []SupplierOrder

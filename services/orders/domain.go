@@ -439,22 +439,30 @@ func (o *Order) CapturePayment(paymentID string, at time.Time, cause string) err
 	return nil
 }
 
-// DeclinePayment records that the payment was declined: the order is
+// DeclinePayment records that payment paymentID was declined: the order is
 // cancelled (payment_declined).
 //
 // On a cancelled order it does nothing (the order is cancelled already and
-// its compensations run). A decline after a capture, or after a dispatch
-// (which follows only a capture), contradicts what Payments said before:
-// ErrImpossible, nothing applied; this also covers a shipped order, which
-// must not be cancelled.
-func (o *Order) DeclinePayment(reason string, at time.Time) error {
+// its compensations run). After a capture of another payment, or after a
+// dispatch, it contradicts what Payments said before: ErrImpossible,
+// nothing applied; this also covers a shipped order, which must not be
+// cancelled.
+//
+// After a capture of the same payment it cancels the order: Payments
+// publishes a decline and then a capture for one payment only when a
+// gateway call charged it after it was declined (a worker whose lease ran
+// out), and refunds that charge at once; the two events arrive in the
+// other order when replicas of Orders share Payments' stream and apply
+// them out of order. The order is then as if they had come in order:
+// cancelled, the capture ignored.
+func (o *Order) DeclinePayment(paymentID, reason string, at time.Time) error {
 	switch {
 	case o.status == StatusCancelled:
 		return nil
-	case o.paymentID != "":
-		return impossible("order %s: payment declined (%s) after payment %s was captured", o.id, reason, o.paymentID)
 	case o.shipmentID != "":
 		return impossible("order %s: payment declined (%s) after shipment %s was dispatched", o.id, reason, o.shipmentID)
+	case o.paymentID != "" && o.paymentID != paymentID:
+		return impossible("order %s: payment %s declined (%s) after payment %s was captured", o.id, paymentID, reason, o.paymentID)
 	}
 	detail := "the payment was declined"
 	if reason != "" {

@@ -71,7 +71,7 @@ func TestCancellations(t *testing.T) {
 	if err := o.ConfirmReservation("res", at, "r"); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.DeclinePayment("card_declined", at); err != nil {
+	if err := o.DeclinePayment("pay", "card_declined", at); err != nil {
 		t.Fatal(err)
 	}
 	if o.Status() != orders.StatusCancelled || o.CancelReason() != "payment_declined" {
@@ -80,7 +80,7 @@ func TestCancellations(t *testing.T) {
 	// Late news of a cancelled order changes nothing.
 	for _, f := range []func() error{
 		func() error { return o.CapturePayment("pay", at, "c") },
-		func() error { return o.DeclinePayment("again", at) },
+		func() error { return o.DeclinePayment("pay", "again", at) },
 		func() error { return o.FailReservation("out_of_stock", nil, at) },
 	} {
 		if err := f(); err != nil {
@@ -107,6 +107,23 @@ func TestCancellations(t *testing.T) {
 	if c := o.Changes(); c[len(c)-1].From != orders.StatusPaid {
 		t.Fatalf("cancelled from %s, want paid", c[len(c)-1].From)
 	}
+
+	// A payment declined, then charged after all (and refunded by
+	// Payments), its two events applied in the other order: cancelled, as
+	// in stream order.
+	o = newOrder(t)
+	for _, f := range []func() error{
+		func() error { return o.ConfirmReservation("res", at, "r") },
+		func() error { return o.CapturePayment("pay", at, "c") },
+		func() error { return o.DeclinePayment("pay", "gateway_unavailable", at) },
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Status() != orders.StatusCancelled || o.CancelReason() != "payment_declined" {
+		t.Fatalf("capture, then the decline of the same payment: %s %s", o.Status(), o.CancelReason())
+	}
 }
 
 func TestImpossibleTransitions(t *testing.T) {
@@ -114,12 +131,18 @@ func TestImpossibleTransitions(t *testing.T) {
 		before []func(o *orders.Order) error
 		then   func(o *orders.Order) error
 	}{
-		"decline after capture": {
+		"decline after capture of another payment": {
 			[]func(o *orders.Order) error{func(o *orders.Order) error { return o.CapturePayment("pay", at, "c") }},
-			func(o *orders.Order) error { return o.DeclinePayment("no", at) }},
+			func(o *orders.Order) error { return o.DeclinePayment("pay-2", "no", at) }},
 		"decline after dispatch": {
 			[]func(o *orders.Order) error{func(o *orders.Order) error { return o.DispatchShipment("ship", at, "d") }},
-			func(o *orders.Order) error { return o.DeclinePayment("no", at) }},
+			func(o *orders.Order) error { return o.DeclinePayment("pay", "no", at) }},
+		"decline of the captured payment after dispatch": {
+			[]func(o *orders.Order) error{
+				func(o *orders.Order) error { return o.ConfirmReservation("res", at, "r") },
+				func(o *orders.Order) error { return o.CapturePayment("pay", at, "c") },
+				func(o *orders.Order) error { return o.DispatchShipment("ship", at, "d") }},
+			func(o *orders.Order) error { return o.DeclinePayment("pay", "no", at) }},
 		"second payment": {
 			[]func(o *orders.Order) error{func(o *orders.Order) error { return o.CapturePayment("pay", at, "c") }},
 			func(o *orders.Order) error { return o.CapturePayment("pay-2", at, "c") }},

@@ -122,7 +122,7 @@ func capturedChange(p paymentsevents.PaymentCapturedV1) (orderChange, error) {
 // stock reserved for good.
 func declinedChange(p paymentsevents.PaymentDeclinedV1) (orderChange, error) {
 	reason := storableText(p.Reason, maxTextLen)
-	return newChange(p.OrderID, func(o *Order, at time.Time) error { return o.DeclinePayment(reason, at) })
+	return newChange(p.OrderID, func(o *Order, at time.Time) error { return o.DeclinePayment(p.PaymentID, reason, at) })
 }
 
 func reservedChange(r inventoryevents.ReservationConfirmedV1) (orderChange, error) {

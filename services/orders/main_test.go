@@ -128,8 +128,13 @@ func (s *shop) captured(t testing.TB, orderID, paymentID string) contract.Event 
 
 func (s *shop) declined(t testing.TB, orderID, reason string) contract.Event {
 	t.Helper()
+	return s.declinedPayment(t, orderID, newID(t), reason)
+}
+
+func (s *shop) declinedPayment(t testing.TB, orderID, paymentID, reason string) contract.Event {
+	t.Helper()
 	return s.deliver(t, paymentsevents.Source, "payments.payment_declined.v1", orderID, paymentsevents.PaymentDeclinedV1{
-		PaymentID: newID(t), OrderID: orderID, AmountCents: 2000, Currency: "EUR", Reason: reason, Attempts: 1, DeclinedAt: time.Now().UTC()})
+		PaymentID: paymentID, OrderID: orderID, AmountCents: 2000, Currency: "EUR", Reason: reason, Attempts: 1, DeclinedAt: time.Now().UTC()})
 }
 
 func (s *shop) reserved(t testing.TB, orderID, reservationID string) contract.Event {

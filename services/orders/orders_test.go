@@ -145,6 +145,31 @@ func TestOrderFlow(t *testing.T) {
 			s.quiet(t, id, 2)
 		})
 
+		t.Run("a payment declined, then charged after all: in stream order and reordered", func(t *testing.T) {
+			// Payments publishes payment_declined and then payment_captured
+			// for one payment when a late gateway call charged it after the
+			// decline (and refunds it). Replicas of Orders may apply the two
+			// in either order; either way the order ends cancelled.
+			inOrder := s.placeOrder(t, "gil@example.com")
+			s.declinedPayment(t, inOrder, "pay-late-1", "gateway_unavailable")
+			s.captured(t, inOrder, "pay-late-1")
+			s.waitEvents(t, inOrder, confirmed, cancelled)
+
+			reordered := s.placeOrder(t, "gil@example.com")
+			s.captured(t, reordered, "pay-late-2")
+			s.declinedPayment(t, reordered, "pay-late-2", "gateway_unavailable")
+			evs := s.waitEvents(t, reordered, confirmed, paid, cancelled)
+			if oc := decode[events.OrderCancelledV1](t, evs[2]); oc.Reason != events.ReasonPaymentDeclined || oc.PreviousStatus != "paid" {
+				t.Fatalf("order_cancelled = %+v", oc)
+			}
+			for _, id := range []string{inOrder, reordered} {
+				if o := s.order(t, id); o.Status != "cancelled" || o.CancelReason != "payment_declined" {
+					t.Fatalf("order = %+v", o)
+				}
+			}
+			s.quiet(t, reordered, 3)
+		})
+
 		t.Run("out of stock after payment", func(t *testing.T) {
 			id := s.placeOrder(t, "eve@example.com")
 			s.captured(t, id, "pay-5")

@@ -270,8 +270,8 @@ func TestChargeInFlightAtCancellation(t *testing.T) {
 
 // TestCancellationWithoutPayment: nothing to do for an order that was
 // declined, or that Payments never saw confirmed; and an order cancelled
-// before its confirmation arrives (impossible on one ordered stream, but
-// held anyway) never gets a payment.
+// before its confirmation arrives (as replicas, which share the stream's
+// messages, may apply them) never gets a payment.
 func TestCancellationWithoutPayment(t *testing.T) {
 	servicetest.Each(t, func(t *testing.T, d sqldb.Dialect) {
 		s := start(t, d, payments.Config{}, nil)

@@ -16,8 +16,10 @@ import (
 // onOrderConfirmed creates the order's payment, pending, and wakes the job
 // once it commits. It is idempotent per order: a second order_confirmed
 // (another event id) finds the payment and does nothing. An order whose
-// cancellation came first (impossible on one ordered stream, but cheap to
-// hold) gets no payment: nothing is charged.
+// cancellation came first gets no payment: nothing is charged. (On one
+// stream the cancellation follows the confirmation, but replicas share the
+// stream's messages and may apply them in either order, or at once: see
+// lockOrder.)
 func (s *svc) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contract.Event, oc ordersevents.OrderConfirmedV1) error {
 	if e.Subject != oc.OrderID {
 		return inbox.Permanent(fmt.Errorf("order_confirmed %s: subject %q is not the order id %q", e.ID, e.Subject, oc.OrderID))
@@ -27,6 +29,9 @@ func (s *svc) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contract.Eve
 		return inbox.Permanent(fmt.Errorf("order_confirmed %s: %w", e.ID, err))
 	}
 	if err != nil {
+		return err
+	}
+	if err := lockOrder(ctx, tx, oc.OrderID); err != nil {
 		return err
 	}
 	inserted, err := insertPayment(ctx, tx, p)
@@ -61,6 +66,9 @@ func (s *svc) onOrderCancelled(ctx context.Context, tx *sqldb.Tx, e contract.Eve
 	reason := truncate(oc.Reason, 200)
 	if reason == "" {
 		reason = "order_cancelled"
+	}
+	if err := lockOrder(ctx, tx, oc.OrderID); err != nil {
+		return err
 	}
 	at := now()
 	p, err := lockPayment(ctx, tx, oc.OrderID, true)

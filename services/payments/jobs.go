@@ -170,7 +170,7 @@ func (s *svc) charge(ctx context.Context, t chargeTask) {
 		// Shutting down cut the call short: give the claim back so that
 		// the next run (or another replica) repeats the call, with the
 		// same key, at once instead of after the lease.
-		s.release(ctx, "payments", t.paymentID)
+		s.release(ctx, "payments", t.paymentID, t.claim)
 		return
 	}
 	var res ChargeResult
@@ -268,7 +268,7 @@ func (s *svc) refund(ctx context.Context, t refundTask) {
 	cancel()
 	s.m.gatewayCall.WithLabelValues("refund").Observe(time.Since(start).Seconds())
 	if err != nil && ctx.Err() != nil {
-		s.release(ctx, "refunds", t.refundID) // as in charge
+		s.release(ctx, "refunds", t.refundID, t.claim) // as in charge
 		return
 	}
 	if err == nil && res.ID == "" {
@@ -323,14 +323,19 @@ func (s *svc) recordRefund(ctx context.Context, refundID, gatewayID string, call
 	return err
 }
 
-// release gives up the claim on a row of table ("payments" or "refunds").
-// It runs while shutting down, so on a fresh, short context; if it fails
-// the lease simply runs out.
-func (s *svc) release(ctx context.Context, table, id string) {
+// release gives up the claim (until claim) on a row of table ("payments"
+// or "refunds"), unless the row is no longer pending or was claimed again
+// since (the lease ran out and another worker, perhaps another replica's,
+// holds it now: that claim is not this worker's to give up). It runs while
+// shutting down, so on a fresh, short context; if it fails the lease simply
+// runs out.
+func (s *svc) release(ctx context.Context, table, id string, claim time.Time) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	err := s.db.Transact(rctx, func(tx *sqldb.Tx) error {
-		_, err := tx.ExecContext(rctx, tx.Dialect().Rebind(`UPDATE `+table+` SET claimed_until = NULL WHERE id = $1 AND status = 'pending'`), id)
+		d := tx.Dialect()
+		_, err := tx.ExecContext(rctx, d.Rebind(`UPDATE `+table+` SET claimed_until = NULL
+			WHERE id = $1 AND status = 'pending' AND claimed_until = $2`), id, timeArg(d, claim))
 		return err
 	})
 	if err != nil {

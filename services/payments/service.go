@@ -13,6 +13,14 @@
 // workers, and records each result with its event in one transaction. The
 // idempotency key of a charge is the payment id and that of a refund the
 // refund id, so repeating a call after a crash never moves money twice.
+// The default gateway, a StoredSimulator, keeps its records in tables of
+// its own in the service's database, so that every replica calls one
+// gateway, as they would a real one.
+//
+// Replicas share the orders stream's messages and may apply one order's
+// order_confirmed and order_cancelled at once or in either order; the
+// handlers take a per-order lock and remember a cancellation that comes
+// first (see lockOrder).
 package payments
 
 import (
@@ -39,7 +47,9 @@ var openAPI []byte
 
 // Config configures the Payments service. The zero value is the default.
 type Config struct {
-	// Gateway charges and refunds. Default: a Simulator without latency.
+	// Gateway charges and refunds. Default: a StoredSimulator without
+	// latency on the service's own database, so that every replica of the
+	// service calls one gateway, as they would a real one.
 	Gateway Gateway
 	// Workers is how many gateway calls run at once. Default 16.
 	Workers int
@@ -125,9 +135,6 @@ func (c Config) backoff(n int) time.Duration {
 // per host.
 func Spec(cfg Config) service.Spec {
 	cfg = cfg.withDefaults()
-	if cfg.Gateway == nil {
-		cfg.Gateway = NewSimulator(SimulatorConfig{})
-	}
 	s := &svc{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}, 1)}
 	orders := ordersevents.Registry()
 	mig, err := fs.Sub(migrations, "migrations")
@@ -171,6 +178,9 @@ func (s *svc) start(ctx context.Context, env service.Env) (*service.Running, err
 		return nil, errors.New("payments: Spec started twice; build one Spec per host")
 	}
 	s.db, s.ob, s.log = env.DB, env.Outbox, env.Logger
+	if s.cfg.Gateway == nil {
+		s.cfg.Gateway = NewStoredSimulator(env.DB, SimulatorConfig{})
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -74,6 +74,14 @@ type SimRefund struct {
 // twice; a key reused with a different request is refused. A refund never
 // exceeds what is left of its charge. It records everything it did, for
 // tests and the embedded shop. It is safe for concurrent use.
+//
+// Its memory is its process's: two replicas of Payments with a Simulator
+// each would have two gateways (a charge one made unknown to the other's
+// refunds, a call repeated after a crash charged again), and a restart
+// forgets every key. The shop's default gateway is therefore the
+// StoredSimulator, which behaves the same with its records in the Payments
+// database. A Simulator suits tests, which may share one between replicas
+// in one process.
 type Simulator struct {
 	cfg SimulatorConfig
 
@@ -103,29 +111,88 @@ var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Charge charges req.Token; see Simulator.
 func (s *Simulator) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
-	switch {
-	case req.IdempotencyKey == "":
-		return Charge{}, fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
-	case req.AmountCents <= 0:
-		return Charge{}, fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
-	case !currencyRE.MatchString(req.Currency):
-		return Charge{}, fmt.Errorf("%w: currency %q", ErrGatewayInvalidRequest, req.Currency)
+	if err := checkChargeRequest(req); err != nil {
+		return Charge{}, err
 	}
-	if err := s.wait(ctx); err != nil {
+	if err := simWait(ctx, s.cfg.Latency); err != nil {
 		return Charge{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chargeCalls[req.IdempotencyKey]++
-	n := s.chargeCalls[req.IdempotencyKey]
 	if c := s.charges[req.IdempotencyKey]; c != nil {
-		if c.Token != req.Token || c.AmountCents != req.AmountCents || c.Currency != req.Currency {
-			return Charge{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
-		}
-		return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}, nil
+		return c.answer(req)
 	}
+	c, err := newSimCharge(req, s.chargeCalls[req.IdempotencyKey], time.Now().UTC())
+	if err != nil {
+		return Charge{}, err
+	}
+	if c.Approved {
+		s.chargeByID[c.ID] = c
+	}
+	s.charges[req.IdempotencyKey] = c
+	return c.answer(req)
+}
+
+// Refund gives back part or all of an approved charge; see Simulator.
+func (s *Simulator) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
+	if err := checkRefundRequest(req); err != nil {
+		return RefundResult{}, err
+	}
+	if err := simWait(ctx, s.cfg.Latency); err != nil {
+		return RefundResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refundCalls[req.IdempotencyKey]++
+	if n := s.refundCalls[req.IdempotencyKey]; n <= s.cfg.RefundFailures {
+		return RefundResult{}, refundHiccup(n)
+	}
+	if r := s.refunds[req.IdempotencyKey]; r != nil {
+		return r.answer(req)
+	}
+	c := s.chargeByID[req.ChargeID]
+	if err := c.canRefund(req); err != nil {
+		return RefundResult{}, err
+	}
+	c.RefundedCents += req.AmountCents
+	r := newSimRefund(req, time.Now().UTC())
+	s.refunds[req.IdempotencyKey] = r
+	return r.answer(req)
+}
+
+// The rules both simulators follow, whatever keeps their records.
+
+func checkChargeRequest(req ChargeRequest) error {
+	switch {
+	case req.IdempotencyKey == "":
+		return fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
+	case req.AmountCents <= 0:
+		return fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
+	case !currencyRE.MatchString(req.Currency):
+		return fmt.Errorf("%w: currency %q", ErrGatewayInvalidRequest, req.Currency)
+	}
+	return nil
+}
+
+func checkRefundRequest(req RefundRequest) error {
+	switch {
+	case req.IdempotencyKey == "":
+		return fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
+	case req.ChargeID == "":
+		return fmt.Errorf("%w: no charge id", ErrGatewayInvalidRequest)
+	case req.AmountCents <= 0:
+		return fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
+	}
+	return nil
+}
+
+// newSimCharge is what the nth call with req's key comes to when the key
+// has no charge yet: a charge, approved or declined by req.Token, or a
+// temporary failure (nothing to record).
+func newSimCharge(req ChargeRequest, n int, at time.Time) (*SimCharge, error) {
 	c := &SimCharge{IdempotencyKey: req.IdempotencyKey, Token: req.Token, Reference: req.Reference,
-		AmountCents: req.AmountCents, Currency: req.Currency, At: time.Now().UTC()}
+		AmountCents: req.AmountCents, Currency: req.Currency, At: at}
 	switch req.Token {
 	case TokenApprove:
 		c.Approved = true
@@ -135,70 +202,66 @@ func (s *Simulator) Charge(ctx context.Context, req ChargeRequest) (Charge, erro
 		c.DeclineReason = "insufficient_funds"
 	case TokenFlaky:
 		if n <= 2 {
-			return Charge{}, fmt.Errorf("%w: simulated hiccup (call %d for this key)", ErrTemporary, n)
+			return nil, fmt.Errorf("%w: simulated hiccup (call %d for this key)", ErrTemporary, n)
 		}
 		c.Approved = true
 	case TokenUnavailable:
-		return Charge{}, fmt.Errorf("%w: simulated outage", ErrTemporary)
+		return nil, fmt.Errorf("%w: simulated outage", ErrTemporary)
 	default:
 		c.DeclineReason = "invalid_token"
 	}
 	if c.Approved {
 		c.ID = "ch_" + uuid.NewString()
-		s.chargeByID[c.ID] = c
 	}
-	s.charges[req.IdempotencyKey] = c
+	return c, nil
+}
+
+// answer is c's answer to req, a call with c's key: c again, unless req
+// asks for something else under that key.
+func (c *SimCharge) answer(req ChargeRequest) (Charge, error) {
+	if c.Token != req.Token || c.AmountCents != req.AmountCents || c.Currency != req.Currency {
+		return Charge{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
+	}
 	return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}, nil
 }
 
-// Refund gives back part or all of an approved charge; see Simulator.
-func (s *Simulator) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
-	switch {
-	case req.IdempotencyKey == "":
-		return RefundResult{}, fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
-	case req.ChargeID == "":
-		return RefundResult{}, fmt.Errorf("%w: no charge id", ErrGatewayInvalidRequest)
-	case req.AmountCents <= 0:
-		return RefundResult{}, fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
-	}
-	if err := s.wait(ctx); err != nil {
-		return RefundResult{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refundCalls[req.IdempotencyKey]++
-	if n := s.refundCalls[req.IdempotencyKey]; n <= s.cfg.RefundFailures {
-		return RefundResult{}, fmt.Errorf("%w: simulated refund hiccup (call %d for this key)", ErrTemporary, n)
-	}
-	if r := s.refunds[req.IdempotencyKey]; r != nil {
-		if r.ChargeID != req.ChargeID || r.AmountCents != req.AmountCents || r.Currency != req.Currency {
-			return RefundResult{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
-		}
-		return RefundResult{ID: r.ID}, nil
-	}
-	c := s.chargeByID[req.ChargeID]
+func refundHiccup(n int) error {
+	return fmt.Errorf("%w: simulated refund hiccup (call %d for this key)", ErrTemporary, n)
+}
+
+// canRefund says whether req may refund approved charge c (nil: unknown).
+func (c *SimCharge) canRefund(req RefundRequest) error {
 	switch {
 	case c == nil:
-		return RefundResult{}, fmt.Errorf("%w: %s", ErrUnknownCharge, req.ChargeID)
+		return fmt.Errorf("%w: %s", ErrUnknownCharge, req.ChargeID)
 	case c.Currency != req.Currency:
-		return RefundResult{}, fmt.Errorf("%w: currency %s, the charge is in %s", ErrGatewayInvalidRequest, req.Currency, c.Currency)
+		return fmt.Errorf("%w: currency %s, the charge is in %s", ErrGatewayInvalidRequest, req.Currency, c.Currency)
 	case c.RefundedCents+req.AmountCents > c.AmountCents:
-		return RefundResult{}, fmt.Errorf("%w: %d asked, %d of %d left", ErrRefundExceedsCharge,
+		return fmt.Errorf("%w: %d asked, %d of %d left", ErrRefundExceedsCharge,
 			req.AmountCents, c.AmountCents-c.RefundedCents, c.AmountCents)
 	}
-	c.RefundedCents += req.AmountCents
-	r := &SimRefund{ID: "re_" + uuid.NewString(), IdempotencyKey: req.IdempotencyKey, ChargeID: req.ChargeID,
-		AmountCents: req.AmountCents, Currency: req.Currency, At: time.Now().UTC()}
-	s.refunds[req.IdempotencyKey] = r
+	return nil
+}
+
+func newSimRefund(req RefundRequest, at time.Time) *SimRefund {
+	return &SimRefund{ID: "re_" + uuid.NewString(), IdempotencyKey: req.IdempotencyKey, ChargeID: req.ChargeID,
+		AmountCents: req.AmountCents, Currency: req.Currency, At: at}
+}
+
+// answer is r's answer to req, a call with r's key.
+func (r *SimRefund) answer(req RefundRequest) (RefundResult, error) {
+	if r.ChargeID != req.ChargeID || r.AmountCents != req.AmountCents || r.Currency != req.Currency {
+		return RefundResult{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
+	}
 	return RefundResult{ID: r.ID}, nil
 }
 
-// wait simulates the gateway's latency.
-func (s *Simulator) wait(ctx context.Context) error {
-	if s.cfg.Latency <= 0 {
+// simWait simulates the gateway's latency.
+func simWait(ctx context.Context, latency time.Duration) error {
+	if latency <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(s.cfg.Latency)
+	t := time.NewTimer(latency)
 	defer t.Stop()
 	select {
 	case <-t.C:

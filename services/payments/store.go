@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/bounded-dev/bounded/platform/sqldb"
@@ -56,6 +57,29 @@ func forUpdate(d sqldb.Dialect) string {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// orderLockSpace is the first key of the two-key advisory locks lockOrder
+// takes, apart from the outbox's (which locks per event subject).
+const orderLockSpace = 0x7061
+
+// lockOrder makes the transactions that apply events of one order take
+// turns, on PostgreSQL, until tx ends. Replicas of the service share one
+// durable consumer, so order_confirmed and order_cancelled of one order may
+// be applied at once by two of them, each unable to see what the other has
+// not committed: the confirmation would insert the payment after the
+// cancellation had found none and only remembered the order as cancelled,
+// and the payment would be charged for a cancelled order and never
+// refunded. After the lock, each sees what the other committed. SQLite runs
+// one write transaction at a time.
+func lockOrder(ctx context.Context, tx *sqldb.Tx, orderID string) error {
+	if tx.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(orderLockSpace)+`, hashtext($1))`, orderID); err != nil {
+		return fmt.Errorf("lock order %s: %w", orderID, err)
+	}
+	return nil
 }
 
 const paymentCols = `id, order_id, status, amount_cents, currency, token, attempts, charge_id, reason, next_attempt_at, created_at, updated_at`
@@ -205,16 +229,18 @@ func updateRefund(ctx context.Context, tx *sqldb.Tx, r *Refund, now time.Time) e
 	return nil
 }
 
-// chargeTask is a payment claimed for a gateway call.
+// chargeTask is a payment claimed for a gateway call, until claim.
 type chargeTask struct {
 	paymentID, orderID, token, currency string
 	amountCents                         int64
+	claim                               time.Time
 }
 
-// refundTask is a refund claimed for a gateway call.
+// refundTask is a refund claimed for a gateway call, until claim.
 type refundTask struct {
 	refundID, paymentID, chargeID, currency string
 	amountCents                             int64
+	claim                                   time.Time
 }
 
 // claimSQL is the claim statement on table: up to $3 rows that are due
@@ -244,7 +270,7 @@ func claimCharges(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 	defer rows.Close()
 	var out []chargeTask
 	for rows.Next() {
-		var t chargeTask
+		t := chargeTask{claim: now.Add(lease)}
 		if err := rows.Scan(&t.paymentID, &t.orderID, &t.token, &t.currency, &t.amountCents); err != nil {
 			return nil, fmt.Errorf("claim payments: %w", err)
 		}
@@ -264,7 +290,7 @@ func claimRefunds(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 	defer rows.Close()
 	var out []refundTask
 	for rows.Next() {
-		var t refundTask
+		t := refundTask{claim: now.Add(lease)}
 		if err := rows.Scan(&t.refundID, &t.paymentID, &t.chargeID, &t.currency, &t.amountCents); err != nil {
 			return nil, fmt.Errorf("claim refunds: %w", err)
 		}

@@ -198,7 +198,7 @@ func Reliances() []contract.Reliance {
 			"shipping_address.postal_code", "shipping_address.country", "payment_token", "currency",
 			"items[].sku", "items[].name", "items[].quantity", "items[].unit_price_cents", "items[].product_version"),
 		contract.Relies("orders", "payments.payment_captured", "order_id", "payment_id"),
-		contract.Relies("orders", "payments.payment_declined", "order_id", "reason"),
+		contract.Relies("orders", "payments.payment_declined", "order_id", "payment_id", "reason"),
 		contract.Relies("orders", "inventory.reservation_confirmed", "order_id", "reservation_id"),
 		contract.Relies("orders", "inventory.reservation_failed", "order_id", "reason",
 			"shortages[].sku", "shortages[].requested", "shortages[].available"),
