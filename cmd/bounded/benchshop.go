@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,10 +21,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bounded-dev/bounded/bench"
 	"github.com/bounded-dev/bounded/platform/bus"
+	"github.com/bounded-dev/bounded/platform/pgprovision"
+	"github.com/bounded-dev/bounded/platform/service"
 )
 
 // shopBenchConfig is what `bounded bench shop` runs with.
@@ -32,42 +38,79 @@ type shopBenchConfig struct {
 	products    int
 	rawDuration time.Duration
 	logLevel    slog.Level
+	// postgres (an admin DSN) and natsURL, both set, add the raw
+	// PostgreSQL figure and the distributed mode on those servers.
+	postgres string
+	natsURL  string
 }
 
-// shopBenchResult is what it measured.
+// The modes, in the order a run measures them.
+const (
+	modeEmbedded    = "embedded"
+	modeDistributed = "distributed"
+)
+
+// rawPostgresWriters are the writer counts of the raw PostgreSQL figure.
+var rawPostgresWriters = []int{1, 8}
+
+// shopBenchResult is what a run measured: the shop in each mode, and the
+// raw commit rates of the databases under them.
 type shopBenchResult struct {
-	Command     string            `json:"command"`
-	When        time.Time         `json:"when"`
-	CPUs        int               `json:"cpus"`
-	Orders      int               `json:"orders"`
-	Concurrency int               `json:"concurrency"`
+	Command      string    `json:"command"`
+	When         time.Time `json:"when"`
+	CPUs         int       `json:"cpus"`
+	Orders       int       `json:"orders"`
+	Concurrency  int       `json:"concurrency"`
+	TargetPerSec float64   `json:"target_orders_per_second"`
+	// Postgres describes the server of the raw PostgreSQL figure and of
+	// distributed mode (version and commit durability); empty without one.
+	Postgres    string            `json:"postgres,omitempty"`
+	RawSQLite   bench.CommitRun   `json:"raw_sqlite_one_writer"`
+	RawPostgres []bench.CommitRun `json:"raw_postgres,omitempty"` // one per rawPostgresWriters
+	Modes       []*shopModeResult `json:"modes"`
+}
+
+// shopModeResult is the shop measured in one mode.
+type shopModeResult struct {
+	Mode        string            `json:"mode"`
 	Shipped     int               `json:"shipped"`
 	Cancelled   int               `json:"cancelled"`
 	DeadLetters int               `json:"dead_letters"`
 	Seconds     float64           `json:"seconds"`
 	PerSecond   float64           `json:"orders_shipped_per_second"`
 	Latency     bench.Percentiles `json:"checkout_to_shipped"`
-	// Commits is the transactions each service committed during the
-	// measured checkouts, per order shipped.
-	Commits      map[string]float64 `json:"commits_per_order"`
-	CartCommits  float64            `json:"cart_prep_commits_per_order"`
-	RawSQLite    bench.CommitRun    `json:"raw_sqlite_one_writer"`
-	TargetPerSec float64            `json:"target_orders_per_second"`
+	// Commits is the transactions each service's database committed
+	// during the measured checkouts, per order shipped; CommitsCounted
+	// says which transactions count, as that differs by mode.
+	Commits        map[string]float64 `json:"commits_per_order"`
+	CommitsCounted string             `json:"commits_counted"`
+	CartCommits    float64            `json:"cart_prep_commits_per_order"`
+	// Deadlocks is the deadlocks PostgreSQL detected on the services'
+	// databases during the measured checkouts (distributed mode only).
+	Deadlocks *int64 `json:"deadlocks,omitempty"`
 
 	lat []time.Duration // every order's time, for the chart
 }
 
 func (m *Main) parseBenchShop(_ context.Context, args []string) (func(context.Context) error, error) {
 	fs := m.newFlagSet("bench shop", strings.TrimSpace(`
-Measures the shop end to end in embedded mode (one process, embedded NATS
-JetStream, one SQLite file per service, in a temporary directory): orders
-shipped per second and the time from a checkout accepted (202) to the order
-shipped (its orders.order_shipped event), with a fixed number of orders in
-flight. Carts are filled before the clock starts; checkouts go over HTTP on
-loopback. Beside it, in the same run: the raw SQLite commit rate (one-row
-autocommit INSERTs, one writer) and the commits one order costs per service.
-Progress goes to stderr, the results (Markdown) to stdout. The exit status is
-1 when an order did not ship or an event was dead-lettered.`))
+Measures the shop end to end: orders shipped per second and the time from a
+checkout accepted (202) to the order shipped (its orders.order_shipped
+event), with a fixed number of orders in flight. Carts are filled before the
+clock starts; checkouts go over HTTP on loopback.
+
+Embedded mode always (one process, embedded NATS JetStream, one SQLite file
+per service, in a temporary directory). With --postgres and --nats, the same
+orders in distributed mode too (one 'bounded serve' process per service,
+each on a PostgreSQL database and role of its own, behind a gateway, on that
+NATS), under database, role and stream names of the run's own that it
+removes at the end.
+
+Beside them, in the same run: the raw commit rates of the databases (one-row
+autocommit INSERTs into a fresh database: SQLite with 1 writer, PostgreSQL
+with 1 and 8) and the commits one order costs per service. Progress goes to
+stderr, the results (Markdown) to stdout. The exit status is 1 when an order
+did not ship or an event was dead-lettered, in either mode.`))
 	var (
 		cfg      shopBenchConfig
 		out      string
@@ -76,14 +119,16 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 		logLevel string
 		cpuProf  string
 	)
-	fs.IntVar(&cfg.orders, "orders", 5000, "orders to check out and ship")
+	fs.IntVar(&cfg.orders, "orders", 5000, "orders to check out and ship (in each mode)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 200, "orders in flight at once (checked out, not yet shipped)")
 	fs.IntVar(&cfg.products, "products", 20, "products the orders spread over")
-	fs.DurationVar(&cfg.rawDuration, "raw-duration", 3*time.Second, "how long the raw SQLite figure writes")
+	fs.DurationVar(&cfg.rawDuration, "raw-duration", 3*time.Second, "how long each raw database figure writes")
+	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("BOUNDED_ADMIN_DSN"), "distributed mode and the raw PostgreSQL figure: an admin `DSN` of the PostgreSQL server (creates and drops databases and roles; default $BOUNDED_ADMIN_DSN)")
+	fs.StringVar(&cfg.natsURL, "nats", os.Getenv("BOUNDED_NATS_URL"), "distributed mode: NATS server `URL`(s), comma-separated, with JetStream (default $BOUNDED_NATS_URL)")
 	fs.StringVar(&out, "out", "", "write the results as a Markdown section to `FILE`")
 	fs.StringVar(&jsonOut, "json", "", "write the results as JSON to `FILE`")
 	fs.StringVar(&svgOut, "svg", "", "draw the throughput against its target and the distribution of checkout → shipped times as an SVG chart in `FILE`")
-	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of this process to `FILE` (in distributed mode, the services run in processes of their own)")
 	fs.StringVar(&logLevel, "log", "error", "level of the shop's log lines on stderr")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -97,11 +142,13 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 		return nil, usagef("bench shop: -products %d: want 2 to 1000", cfg.products)
 	case cfg.rawDuration < 100*time.Millisecond:
 		return nil, usagef("bench shop: -raw-duration %s: want at least 100ms", cfg.rawDuration)
+	case (cfg.postgres == "") != (cfg.natsURL == ""):
+		return nil, usagef("bench shop: distributed mode needs both --postgres and --nats")
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, usagef("bench shop: -log: %v", err)
 	}
-	command := strings.TrimSpace("bounded bench shop " + strings.Join(args, " "))
+	command := "bounded bench shop " + strings.Join(redactedArgs(args), " ")
 	return func(ctx context.Context) error {
 		if cpuProf != "" {
 			f, err := os.Create(cpuProf)
@@ -114,11 +161,12 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 			}
 			m.onClose(func() error { pprof.StopCPUProfile(); return f.Close() })
 		}
-		res, err := m.benchShop(ctx, cfg)
+		sb := &shopBench{cfg: cfg, stderr: &lockedWriter{w: m.Stderr}, tty: m.StderrIsTerminal}
+		res, err := sb.run(ctx)
 		if res == nil {
 			return err
 		}
-		res.Command = command
+		res.Command = strings.TrimSpace(command)
 		werr := []error{err, res.writeMarkdown(m.Stdout)}
 		if out != "" {
 			werr = append(werr, writeFile(out, res.writeMarkdown))
@@ -137,39 +185,293 @@ Progress goes to stderr, the results (Markdown) to stdout. The exit status is
 	}, nil
 }
 
-// benchShop runs the measurement.
-func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchResult, error) {
+// redactedArgs is args with the password of any URL among them hidden: the
+// command line goes into the report.
+func redactedArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if strings.Contains(a, "://") {
+			out[i] = redactURL(a)
+		}
+	}
+	return out
+}
+
+// shopBench is one run of `bounded bench shop`.
+type shopBench struct {
+	cfg shopBenchConfig
+	// stderr takes the progress lines and the shop's log, also from the
+	// services' processes, one write at a time.
+	stderr *lockedWriter
+	tty    bool // stderr is a terminal
+}
+
+func (sb *shopBench) say(format string, args ...any) { fmt.Fprintf(sb.stderr, format+"\n", args...) }
+
+// run runs the measurements in order: raw SQLite, raw PostgreSQL (with
+// a server), embedded mode, distributed mode (with a server). A mode whose
+// orders did not all ship does not keep the next from running; a cancelled
+// ctx does. The result holds what was measured, also on an error.
+func (sb *shopBench) run(ctx context.Context) (*shopBenchResult, error) {
+	cfg := sb.cfg
 	res := &shopBenchResult{When: time.Now().UTC(), CPUs: runtime.GOMAXPROCS(0), Orders: cfg.orders, Concurrency: cfg.concurrency, TargetPerSec: 500}
 	dir, err := os.MkdirTemp("", "bounded-bench-shop-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	say := func(format string, args ...any) { fmt.Fprintf(m.Stderr, format+"\n", args...) }
+	say := sb.say
 
 	say("raw SQLite: one-row autocommit INSERTs, 1 writer, %s …", cfg.rawDuration)
-	if err := os.Mkdir(dir+"/raw", 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, "raw"), 0o755); err != nil {
 		return nil, err
 	}
-	if res.RawSQLite, err = bench.RawSQLiteCommits(ctx, dir+"/raw", 1, 300, cfg.rawDuration); err != nil {
+	if res.RawSQLite, err = bench.RawSQLiteCommits(ctx, filepath.Join(dir, "raw"), 1, 300, cfg.rawDuration); err != nil {
 		return nil, err
 	}
 	say("  %.0f commits/s", res.RawSQLite.PerSecond)
 
-	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	const token = "bench-admin-token-0123456789"
+	var admin *pgx.Conn
+	if cfg.postgres != "" {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		admin, err = pgx.Connect(cctx, cfg.postgres)
+		if err == nil {
+			defer admin.Close(context.WithoutCancel(ctx))
+			res.Postgres, err = describePostgres(cctx, admin)
+		}
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("PostgreSQL at %s: %w", redactURL(cfg.postgres), err)
+		}
+		for _, w := range rawPostgresWriters {
+			say("raw PostgreSQL (%s): one-row autocommit INSERTs, %d writer(s), %s …", res.Postgres, w, cfg.rawDuration)
+			cr, err := bench.RawPostgresCommits(ctx, cfg.postgres, w, 300, cfg.rawDuration)
+			if err != nil {
+				return res, err
+			}
+			res.RawPostgres = append(res.RawPostgres, cr)
+			say("  %.0f commits/s", cr.PerSecond)
+		}
+	}
+
+	var errs []error
+	say("== embedded mode")
+	mr, err := sb.embedded(ctx, filepath.Join(dir, "embedded"))
+	if mr != nil {
+		res.Modes = append(res.Modes, mr)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("embedded mode: %w", err))
+	}
+	if cfg.postgres != "" && ctx.Err() == nil {
+		say("== distributed mode")
+		mr, err := sb.distributed(ctx, admin, filepath.Join(dir, "distributed"))
+		if mr != nil {
+			res.Modes = append(res.Modes, mr)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("distributed mode: %w", err))
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// describePostgres names the server's version and how durable its commits
+// are, which the raw figure depends on.
+func describePostgres(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var version, fsync, syncCommit string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('fsync'), current_setting('synchronous_commit')`).
+		Scan(&version, &fsync, &syncCommit); err != nil {
+		return "", err
+	}
+	if i := strings.IndexByte(version, ' '); i > 0 {
+		version = version[:i] // "15.2 (Debian 15.2-1)"
+	}
+	return fmt.Sprintf("PostgreSQL %s, fsync %s, synchronous_commit %s", version, fsync, syncCommit), nil
+}
+
+const benchToken = "bench-admin-token-0123456789"
+
+// embedded measures the shop in embedded mode, in dir.
+func (sb *shopBench) embedded(ctx context.Context, dir string) (*shopModeResult, error) {
+	cfg := sb.cfg
+	log := slog.New(slog.NewTextHandler(sb.stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	shop, err := startProcess(ctx, processConfig{
-		embedded: &bus.EmbeddedConfig{Dir: dir + "/shop/nats", Host: "127.0.0.1", Port: -1, Logger: log},
-		dsn:      func(name string) string { return filepath.Join(dir, "shop", name+".db") },
+		embedded: &bus.EmbeddedConfig{Dir: filepath.Join(dir, "nats"), Host: "127.0.0.1", Port: -1, Logger: log},
+		dsn:      func(name string) string { return filepath.Join(dir, name+".db") },
 		specs:    shopSpecs(shopConfig{}),
-		addr:     "127.0.0.1:0", token: token, log: log,
+		addr:     "127.0.0.1:0", token: benchToken, log: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer shop.stop()
+	return sb.drive(ctx, benchedShop{
+		mode: modeEmbedded, base: shop.base, natsURL: shop.natsURL,
+		commits:        func(context.Context) (map[string]int64, error) { return shop.host.Commits(), nil },
+		commitsCounted: "the transactions the services committed through sqldb (Transact)",
+	})
+}
+
+// pgStatsLag bounds how late PostgreSQL's cumulative statistics
+// (pg_stat_database) may show a committed transaction: since PostgreSQL
+// 15, a backend that goes idle within a second of its last report holds
+// its counts for up to 10 s (PGSTAT_IDLE_INTERVAL); before, the collector
+// lagged by about half a second.
+const pgStatsLag = 11 * time.Second
+
+// distributed measures the shop in distributed mode on the configured
+// PostgreSQL and NATS, under a prefix and namespace of its own; admin reads the
+// databases' statistics. The databases, roles and streams are removed
+// before it returns, also on an error or a cancelled ctx.
+func (sb *shopBench) distributed(ctx context.Context, admin *pgx.Conn, dir string) (_ *shopModeResult, err error) {
+	cfg := sb.cfg
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	name := "bench_" + strings.ToLower(rand.Text()[:10])
+	var services []string
+	for _, s := range shopSpecs(shopConfig{}) {
+		services = append(services, s.Name)
+	}
+	defer func() {
+		// On a fresh context: ctx may be cancelled (an interrupt), and the
+		// databases and streams must go still.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if cerr := removeBenchShop(cctx, cfg, name, services); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing databases and streams %s_*: %w", name, cerr))
+		}
+	}()
+	log := slog.New(slog.NewTextHandler(sb.stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	sb.say("provisioning databases and roles %s_<service>, starting a process per service (streams %s_<SERVICE>) …", name, name)
+	d, err := startDistributed(ctx, upConfig{
+		dataDir: dir, addr: "127.0.0.1:0", logLevel: cfg.logLevel, shop: shopConfig{},
+		postgres: cfg.postgres, natsURL: cfg.natsURL, prefix: name, namespace: name,
+		dbSecret: rand.Text(),
+	}, benchToken, sb.stderr, log)
+	if err != nil {
+		return nil, err
+	}
+	// Run before the removal above (deferred later, so run earlier).
+	defer func() {
+		if serr := d.stop(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}()
+	dbService := map[string]string{}
+	for _, db := range d.dbs {
+		dbService[db.Name] = db.Service
+	}
+	return sb.drive(ctx, benchedShop{
+		mode: modeDistributed, base: d.base, natsURL: cfg.natsURL, namespace: name,
+		commits: func(ctx context.Context) (map[string]int64, error) {
+			return databaseStats(ctx, admin, dbService, "xact_commit")
+		},
+		deadlocks: func(ctx context.Context) (int64, error) {
+			n, err := databaseStats(ctx, admin, dbService, "deadlocks")
+			return sumCounts(n), err
+		},
+		commitsCounted: "every transaction PostgreSQL committed on the service's database (pg_stat_database.xact_commit): reads outside a transaction, the relay's and the jobs' work and background polling included",
+		commitsLag:     pgStatsLag,
+	})
+}
+
+// databaseStats reads a counter of pg_stat_database (column, a constant)
+// on each database named in dbService (database → service), per service.
+func databaseStats(ctx context.Context, admin *pgx.Conn, dbService map[string]string, column string) (map[string]int64, error) {
+	var names []string
+	for db := range dbService {
+		names = append(names, db)
+	}
+	rows, err := admin.Query(ctx, `SELECT datname::text, `+column+` FROM pg_stat_database WHERE datname = ANY($1)`, names)
+	if err != nil {
+		return nil, fmt.Errorf("reading pg_stat_database: %w", err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var db string
+		var n int64
+		if err := rows.Scan(&db, &n); err != nil {
+			return nil, err
+		}
+		out[dbService[db]] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading pg_stat_database: %w", err)
+	}
+	return out, nil
+}
+
+// removeBenchShop drops the databases and roles of a distributed run under
+// prefix and deletes its streams; what is missing is fine.
+func removeBenchShop(ctx context.Context, cfg shopBenchConfig, prefix string, services []string) error {
+	errs := []error{pgprovision.Drop(ctx, cfg.postgres, prefix, services)}
+	nc, err := nats.Connect(cfg.natsURL)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, s := range services {
+		if err := js.DeleteStream(ctx, prefix+"_"+service.StreamName(s)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			errs = append(errs, fmt.Errorf("delete stream of %s: %w", s, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// benchedShop is a running shop, in either mode, as the measurement sees
+// it.
+type benchedShop struct {
+	mode    string
+	base    string // the HTTP API
+	natsURL string
+	// namespace prefixes the subjects (see service.HostConfig.Namespace).
+	namespace string
+	// commits returns each service's committed transactions so far; they
+	// may show up to commitsLag late.
+	commits        func(ctx context.Context) (map[string]int64, error)
+	commitsCounted string
+	commitsLag     time.Duration
+	// deadlocks, when set, returns the deadlocks detected so far on the
+	// shop's databases, with the same lag.
+	deadlocks func(ctx context.Context) (int64, error)
+}
+
+func sumCounts(m map[string]int64) int64 {
+	var t int64
+	for _, n := range m {
+		t += n
+	}
+	return t
+}
+
+// drive runs the measurement on shop: products, carts, then the
+// checkouts with cfg.concurrency orders in flight. The result holds what
+// was measured, also on an error.
+func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResult, error) {
+	cfg := sb.cfg
+	res := &shopModeResult{Mode: shop.mode, CommitsCounted: shop.commitsCounted}
+	say := sb.say
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.concurrency + 8, MaxConnsPerHost: cfg.concurrency + 8}}
-	api := benchAPI{base: shop.base, token: token, client: client}
+	defer client.CloseIdleConnections()
+	api := benchAPI{base: shop.base, token: benchToken, client: client}
+	// commitsNow reads the counts once every transaction until now shows.
+	commitsNow := func() (map[string]int64, error) {
+		if shop.commitsLag > 0 {
+			say("waiting %s for the databases' statistics to show every commit …", shop.commitsLag)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(shop.commitsLag):
+			}
+		}
+		return shop.commits(ctx)
+	}
 
 	// Watch the orders' fate on the stream, as any consumer would.
 	nc, err := nats.Connect(shop.natsURL)
@@ -179,6 +481,9 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	defer nc.Close()
 	fate := newOrderFates()
 	for subj, status := range map[string]string{"orders.order_shipped.v1": "shipped", "orders.order_cancelled.v1": "cancelled"} {
+		if shop.namespace != "" {
+			subj = shop.namespace + "." + subj
+		}
 		if _, err := nc.Subscribe(subj, func(msg *nats.Msg) {
 			var v struct {
 				OrderID string `json:"order_id"`
@@ -199,16 +504,28 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	if err != nil {
 		return nil, err
 	}
+	prep0, err := commitsNow()
+	if err != nil {
+		return nil, err
+	}
 	say("filling %d carts (2 lines each) …", cfg.orders)
-	prep0 := shop.host.Commits()["cart"]
 	carts, err := api.carts(ctx, skus, cfg.orders, min(cfg.concurrency, 32))
 	if err != nil {
 		return nil, err
 	}
-	res.CartCommits = float64(shop.host.Commits()["cart"]-prep0) / float64(cfg.orders)
+	commits0, err := commitsNow()
+	if err != nil {
+		return nil, err
+	}
+	var deadlocks0 int64
+	if shop.deadlocks != nil {
+		if deadlocks0, err = shop.deadlocks(ctx); err != nil {
+			return nil, err
+		}
+	}
+	res.CartCommits = float64(commits0["cart"]-prep0["cart"]) / float64(cfg.orders)
 
 	say("checking out %d orders, %d in flight …", cfg.orders, cfg.concurrency)
-	commits0 := shop.host.Commits()
 	var (
 		next      atomic.Int64
 		done      atomic.Int64
@@ -219,7 +536,7 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 		errOnce   sync.Once
 	)
 	t0 := time.Now()
-	stopProgress := m.progressLine("orders shipped", int64(cfg.orders), &done, t0)
+	stopProgress := sb.progressLine("orders shipped", int64(cfg.orders), &done, t0)
 	var wg sync.WaitGroup
 	for range cfg.concurrency {
 		wg.Go(func() {
@@ -255,16 +572,31 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	}
 	wg.Wait()
 	stopProgress()
-	commits1 := shop.host.Commits()
 	res.Shipped = len(latencies)
 	if res.Shipped > 0 {
 		res.Seconds = last.Sub(t0).Seconds()
 		res.PerSecond = float64(res.Shipped) / res.Seconds
 		res.lat = slices.Clone(latencies)
 		res.Latency = bench.Summarize(latencies)
-		res.Commits = map[string]float64{}
-		for name, c := range commits1 {
-			res.Commits[name] = float64(c-commits0[name]) / float64(res.Shipped)
+	}
+	if firstErr == nil && ctx.Err() == nil {
+		commits1, err := commitsNow()
+		if err != nil {
+			return res, err
+		}
+		if res.Shipped > 0 {
+			res.Commits = map[string]float64{}
+			for name, c := range commits1 {
+				res.Commits[name] = float64(c-commits0[name]) / float64(res.Shipped)
+			}
+		}
+		if shop.deadlocks != nil {
+			n, err := shop.deadlocks(ctx)
+			if err != nil {
+				return res, err
+			}
+			n -= deadlocks0
+			res.Deadlocks = &n
 		}
 	}
 	n, err := api.deadLetters(ctx)
@@ -280,23 +612,24 @@ func (m *Main) benchShop(ctx context.Context, cfg shopBenchConfig) (*shopBenchRe
 	case res.Cancelled > 0 || res.DeadLetters > 0:
 		return res, fmt.Errorf("%d orders cancelled and %d events dead-lettered in a run that should ship every order", res.Cancelled, res.DeadLetters)
 	}
+	say("  %s mode: %.0f orders shipped/s, p50 %.1f ms, p99 %.1f ms", shop.mode, res.PerSecond, res.Latency.P50, res.Latency.P99)
 	return res, nil
 }
 
 // progressLine shows n of total and the rate on stderr every second until
 // stopped (in place on a terminal).
-func (m *Main) progressLine(what string, total int64, n *atomic.Int64, t0 time.Time) (stop func()) {
+func (sb *shopBench) progressLine(what string, total int64, n *atomic.Int64, t0 time.Time) (stop func()) {
 	quit, finished := make(chan struct{}), make(chan struct{})
 	show := func(final bool) {
 		c, el := n.Load(), time.Since(t0).Seconds()
 		line := fmt.Sprintf("  %s: %d/%d, %.0f/s", what, c, total, float64(c)/max(el, 0.001))
 		switch {
-		case m.StderrIsTerminal && !final:
-			fmt.Fprintf(m.Stderr, "\r%s\033[K", line)
-		case m.StderrIsTerminal:
-			fmt.Fprintf(m.Stderr, "\r%s\033[K\n", line)
+		case sb.tty && !final:
+			fmt.Fprintf(sb.stderr, "\r%s\033[K", line)
+		case sb.tty:
+			fmt.Fprintf(sb.stderr, "\r%s\033[K\n", line)
 		default:
-			fmt.Fprintln(m.Stderr, line)
+			fmt.Fprintln(sb.stderr, line)
 		}
 	}
 	go func() {
@@ -438,12 +771,16 @@ func (a benchAPI) products(ctx context.Context, n int) ([]string, error) {
 			return nil, err
 		}
 	}
+	// A product the cart lets into a cart is one it knows. A cart holds at
+	// most 100 lines (cart.Config.MaxLines), so a new one every 50.
 	var cart struct{ ID string }
-	if err := a.call(ctx, "POST", "/cart/carts", map[string]string{}, false, http.StatusCreated, &cart); err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(30 * time.Second)
-	for _, sku := range skus {
+	for i, sku := range skus {
+		if i%50 == 0 {
+			if err := a.call(ctx, "POST", "/cart/carts", map[string]string{}, false, http.StatusCreated, &cart); err != nil {
+				return nil, err
+			}
+		}
 		for {
 			err := a.call(ctx, "PUT", "/cart/carts/"+cart.ID+"/items/"+sku, map[string]int{"quantity": 1}, false, http.StatusOK, nil)
 			var se *statusError
@@ -509,32 +846,149 @@ func (a benchAPI) deadLetters(ctx context.Context) (int, error) {
 	return v.Count, err
 }
 
+// redactURL hides the password of a URL (a DSN) for the report.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return s
+	}
+	return u.Redacted()
+}
+
+// modeTitle is how a mode heads its column.
+func modeTitle(mode string) string {
+	switch mode {
+	case modeEmbedded:
+		return "Embedded (one process, SQLite, embedded NATS)"
+	case modeDistributed:
+		return "Distributed (a process per service, PostgreSQL, NATS server)"
+	}
+	return mode
+}
+
 func (r *shopBenchResult) writeMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### The shop end to end (embedded mode)\n\n")
-	fmt.Fprintf(&b, "`%s` — %s, %d CPUs. %d orders (2 lines each), %d in flight.\n\n", r.Command, r.When.Format("2006-01-02 15:04 UTC"), r.CPUs, r.Orders, r.Concurrency)
-	fmt.Fprintf(&b, "| Figure | Value | Target |\n|---|---|---|\n")
-	met := "not met"
-	if r.PerSecond >= r.TargetPerSec {
-		met = "met"
-	}
-	fmt.Fprintf(&b, "| Orders shipped per second (checkout accepted → order shipped) | **%.0f/s** (%d in %.1f s) | ≥ %.0f/s: %s |\n", r.PerSecond, r.Shipped, r.Seconds, r.TargetPerSec, met)
-	fmt.Fprintf(&b, "| Checkout accepted → shipped, p50 / p90 / p99 | %.1f / %.1f / %.1f ms | |\n", r.Latency.P50, r.Latency.P90, r.Latency.P99)
-	fmt.Fprintf(&b, "| Raw SQLite commits/s (1 writer, one-row autocommit) | %.0f/s | the raw limit of one service's database |\n", r.RawSQLite.PerSecond)
 	var names []string
-	total := 0.0
-	for name, c := range r.Commits {
-		names = append(names, name)
-		total += c
+	has := map[string]bool{}
+	for _, mr := range r.Modes {
+		names = append(names, mr.Mode)
+		has[mr.Mode] = true
 	}
-	slices.Sort(names)
-	var parts []string
-	for _, name := range names {
-		parts = append(parts, fmt.Sprintf("%s %.1f", name, r.Commits[name]))
+	title := strings.Join(names, " and ")
+	if title == "" {
+		title = "no mode measured"
 	}
-	fmt.Fprintf(&b, "| Commits per order, checkout → shipped (all six databases) | %.1f (%s) | |\n", total, strings.Join(parts, ", "))
-	fmt.Fprintf(&b, "| Commits per order to fill its cart (before the clock) | %.1f (cart) | |\n", r.CartCommits)
-	fmt.Fprintf(&b, "| Orders cancelled / events dead-lettered | %d / %d | 0 / 0 |\n", r.Cancelled, r.DeadLetters)
+	fmt.Fprintf(&b, "### The shop end to end (%s)\n\n", title)
+	fmt.Fprintf(&b, "`%s` — %s, %d CPUs. %d orders (2 lines each) per mode, %d in flight.", r.Command, r.When.Format("2006-01-02 15:04 UTC"), r.CPUs, r.Orders, r.Concurrency)
+	if r.Postgres != "" {
+		fmt.Fprintf(&b, " %s.", r.Postgres)
+	}
+	b.WriteString("\n\n")
+
+	// The raw figures, each under the mode that runs on its database.
+	type rawFigure struct {
+		mode, figure, target string
+		run                  bench.CommitRun
+	}
+	raws := []rawFigure{{modeEmbedded, "SQLite", "the raw limit of one service's database", r.RawSQLite}}
+	for _, run := range r.RawPostgres {
+		target := "the raw limit of one service's database"
+		if run.Writers > 1 {
+			target = "the raw limit of the server the six databases share"
+		}
+		raws = append(raws, rawFigure{modeDistributed, "PostgreSQL", target, run})
+	}
+	if len(r.Modes) > 0 {
+		// One column per mode.
+		b.WriteString("| Figure |")
+		for _, mr := range r.Modes {
+			fmt.Fprintf(&b, " %s |", modeTitle(mr.Mode))
+		}
+		b.WriteString(" Target |\n|---|")
+		for range r.Modes {
+			b.WriteString("---|")
+		}
+		b.WriteString("---|\n")
+		row := func(figure string, cell func(*shopModeResult) string, target string) {
+			fmt.Fprintf(&b, "| %s |", figure)
+			for _, mr := range r.Modes {
+				fmt.Fprintf(&b, " %s |", cell(mr))
+			}
+			fmt.Fprintf(&b, " %s |\n", target)
+		}
+		row("Orders shipped per second (checkout accepted → order shipped)", func(mr *shopModeResult) string {
+			met := "not met"
+			if mr.PerSecond >= r.TargetPerSec {
+				met = "met"
+			}
+			return fmt.Sprintf("**%.0f/s** (%d in %.1f s; %s)", mr.PerSecond, mr.Shipped, mr.Seconds, met)
+		}, fmt.Sprintf("≥ %.0f/s", r.TargetPerSec))
+		row("Checkout accepted → shipped, p50 / p90 / p99", func(mr *shopModeResult) string {
+			return fmt.Sprintf("%.1f / %.1f / %.1f ms", mr.Latency.P50, mr.Latency.P90, mr.Latency.P99)
+		}, "")
+		row("Commits per order, checkout → shipped (all six databases; see below)", func(mr *shopModeResult) string {
+			if mr.Commits == nil {
+				return "—"
+			}
+			var services []string
+			for name := range mr.Commits {
+				services = append(services, name)
+			}
+			slices.Sort(services)
+			var parts []string
+			for _, name := range services {
+				parts = append(parts, fmt.Sprintf("%s %.1f", name, mr.Commits[name]))
+			}
+			return fmt.Sprintf("%.1f (%s)", sumCommits(mr.Commits), strings.Join(parts, ", "))
+		}, "")
+		row("Commits per order to fill its cart (before the clock)", func(mr *shopModeResult) string {
+			return fmt.Sprintf("%.1f (cart)", mr.CartCommits)
+		}, "")
+		row("Orders cancelled / events dead-lettered", func(mr *shopModeResult) string {
+			return fmt.Sprintf("%d / %d", mr.Cancelled, mr.DeadLetters)
+		}, "0 / 0")
+		if has[modeDistributed] {
+			row("Deadlocks PostgreSQL detected, checkout → shipped (each after deadlock_timeout; the victim's events are retried)", func(mr *shopModeResult) string {
+				if mr.Deadlocks == nil {
+					return "—"
+				}
+				return fmt.Sprint(*mr.Deadlocks)
+			}, "")
+		}
+		for _, writers := range []int{1, 8} {
+			var in []rawFigure
+			for _, f := range raws {
+				if f.run.Writers == writers && has[f.mode] {
+					in = append(in, f)
+				}
+			}
+			if len(in) == 0 {
+				continue
+			}
+			figure := "Raw commits/s, 1 writer (one-row autocommit INSERTs into a fresh database)"
+			if writers != 1 {
+				figure = fmt.Sprintf("Raw commits/s, %d writers", writers)
+			}
+			row(figure, func(mr *shopModeResult) string {
+				for _, f := range in {
+					if f.mode == mr.Mode {
+						return fmt.Sprintf("%s %.0f/s", f.figure, f.run.PerSecond)
+					}
+				}
+				return "—"
+			}, in[0].target)
+		}
+		b.WriteString("\n")
+	}
+	// The raw figures of a mode that did not run (it failed to start).
+	for _, f := range raws {
+		if !has[f.mode] && f.run.Commits > 0 {
+			fmt.Fprintf(&b, "Raw %s commits/s, %d writer(s), one-row autocommit INSERTs: %.0f/s.\n", f.figure, f.run.Writers, f.run.PerSecond)
+		}
+	}
+	for _, mr := range r.Modes {
+		fmt.Fprintf(&b, "Commits counted in %s mode: %s.\n", mr.Mode, mr.CommitsCounted)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
