@@ -122,6 +122,15 @@ type Config struct {
 	// one event at a time, with the retries and dead letters described
 	// above. Default 32; 1 turns batching off.
 	MaxBatch int
+	// Prepare, when set, runs first in the transaction of every batch of
+	// two or more events (see MaxBatch), with the events about to be
+	// applied in their order (those already handled included). It is
+	// where a service whose handlers lock rows that events of different
+	// aggregates share (stock of one product, reserved by many orders)
+	// takes all of the batch's locks at once, in one order: otherwise two
+	// workers' batches can take them in opposite orders and deadlock. An
+	// error fails the batch, which is then applied one event at a time.
+	Prepare func(ctx context.Context, tx *sqldb.Tx, batch []contract.Event) error
 	// MaxAckPending bounds the messages delivered and not yet acked.
 	// Default 4096.
 	MaxAckPending int
@@ -380,6 +389,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
+// maxConflicts bounds the deadlocks and serialization failures an event
+// may meet without using up an attempt: past it, each one counts, so that
+// an event that conflicts every time still ends in a dead letter.
+const maxConflicts = 20
+
 // drainWait bounds the wait for a draining consume at shutdown.
 const drainWait = 2 * time.Second
 
@@ -487,6 +501,15 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 		return
 	}
 	err := c.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		if c.cfg.Prepare != nil && len(items) > 1 {
+			evs := make([]contract.Event, len(items))
+			for i := range items {
+				evs[i] = items[i].e
+			}
+			if err := c.cfg.Prepare(ctx, tx, evs); err != nil {
+				return fmt.Errorf("inbox: prepare: %w", err)
+			}
+		}
 		for i := range items {
 			inserted, err := insertInbox(ctx, tx, c.cfg.Name, items[i].e.ID)
 			if err != nil {
@@ -508,6 +531,8 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 			}
 			return
 		}
+		c.m.batchFailures.Inc()
+		c.log.Debug("batch failed; applying its events one at a time", "events", len(items), "err", err)
 		for _, it := range items {
 			c.process(ctx, it.msg)
 		}
@@ -559,7 +584,8 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	var lastErr error
-	outage := 0 // consecutive failures because the database was unavailable
+	outage := 0    // consecutive failures because the database was unavailable
+	conflicts := 0 // failures because of a deadlock or serialization failure
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
 		if attempt > 1 || outage > 0 {
 			c.m.retries.Inc()
@@ -593,6 +619,16 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 			continue
 		}
 		outage = 0
+		if sqldb.IsConflict(err) && conflicts < maxConflicts {
+			// Not the event's fault either: another transaction (a
+			// replica's) won a deadlock or a serialization race. Try
+			// again at once, without using up an attempt.
+			conflicts++
+			c.m.conflicts.Inc()
+			c.log.Debug("transaction conflict; retrying", "event", e.ID, "err", err)
+			attempt--
+			continue
+		}
 		lastErr = err
 		if isPermanent(err) {
 			c.deadLetter(ctx, msg, meta, e, err, attempt)

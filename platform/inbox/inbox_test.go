@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -561,4 +562,102 @@ func TestAppliesQueuedEventsInBatches(t *testing.T) {
 			t.Fatalf("handled = %v, want %d", h, n-1)
 		}
 	})
+}
+
+// TestPrepareRunsFirstInEachBatch checks that Prepare sees a batch's events
+// on the batch's own transaction before any handler, and that a failing
+// Prepare costs nothing: the batch is applied one event at a time.
+func TestPrepareRunsFirstInEachBatch(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		ctx := toolkittest.Context(t)
+		err := f.db.Transact(ctx, func(tx *sqldb.Tx) error {
+			_, err := tx.ExecContext(ctx, `CREATE TABLE prepared (event_id TEXT PRIMARY KEY)`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batches, failed atomic.Int64
+		prepare := func(ctx context.Context, tx *sqldb.Tx, batch []contract.Event) error {
+			if len(batch) < 2 {
+				return fmt.Errorf("prepare called with %d events", len(batch))
+			}
+			batches.Add(1)
+			for _, e := range batch {
+				var p payload
+				if err := json.Unmarshal(e.Data, &p); err != nil {
+					return err
+				}
+				if p.N%50 == 0 {
+					failed.Add(1)
+					return errors.New("prepare refuses a batch holding a multiple of 50")
+				}
+				if _, err := tx.ExecContext(ctx, tx.Dialect().Rebind(`INSERT INTO prepared (event_id) VALUES ($1)`), e.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		var alone atomic.Int64 // events applied without a Prepare
+		h := func(ctx context.Context, tx *sqldb.Tx, e contract.Event) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, tx.Dialect().Rebind(`SELECT count(*) FROM prepared WHERE event_id = $1`), e.ID).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				alone.Add(1)
+			}
+			return record(ctx, tx, e)
+		}
+		const n = 300
+		for i := 1; i <= n; i++ {
+			e := f.event(t, "a", i)
+			f.publish(t, e, e.ID)
+		}
+		f.run(t, f.consumer(t, inbox.Config{Concurrency: 1, MaxAttempts: 2, Prepare: prepare}, h))
+		waitFor(t, 30*time.Second, "every event applied", func() bool { return f.applied(t) == n })
+		if c, _ := inbox.Count(ctx, f.db, ""); c != 0 {
+			t.Fatalf("%d dead letters", c)
+		}
+		b := f.metric(t, "bounded_inbox_batches_total")
+		if b < 1 || float64(batches.Load()) < b {
+			t.Fatalf("%v batches committed, Prepare called %d times", b, batches.Load())
+		}
+		// The events a refused batch held were applied alone, and only
+		// those; the others had their Prepare on their own transaction.
+		if failed.Load() == 0 || f.metric(t, "bounded_inbox_batch_failures_total") != float64(failed.Load()) {
+			t.Fatalf("Prepare refused %d batches, batch failures counted %v", failed.Load(), f.metric(t, "bounded_inbox_batch_failures_total"))
+		}
+		var prepared int
+		if err := f.db.QueryRowContext(ctx, `SELECT count(*) FROM prepared`).Scan(&prepared); err != nil {
+			t.Fatal(err)
+		}
+		if int64(prepared)+alone.Load() != n || alone.Load() == 0 {
+			t.Fatalf("%d events prepared in their batch, %d applied alone, want %d in all, some alone", prepared, alone.Load(), n)
+		}
+	})
+}
+
+// TestConflictsUseUpNoAttempt: an event whose transaction loses a deadlock
+// (PostgreSQL's 40P01, as pgx returns it) more times than MaxAttempts is
+// still applied, not dead-lettered; one that keeps failing otherwise is.
+func TestConflictsUseUpNoAttempt(t *testing.T) {
+	f := newFixture(t, sqldb.Postgres)
+	var tries atomic.Int64
+	h := func(ctx context.Context, tx *sqldb.Tx, e contract.Event) error {
+		if tries.Add(1) <= 6 {
+			return fmt.Errorf("update: %w", &pgconn.PgError{Code: "40P01", Message: "deadlock detected"})
+		}
+		return record(ctx, tx, e)
+	}
+	e := f.event(t, "a", 1)
+	f.publish(t, e, e.ID)
+	f.run(t, f.consumer(t, inbox.Config{Concurrency: 1, MaxAttempts: 2}, h))
+	waitFor(t, 30*time.Second, "the event applied", func() bool { return f.applied(t) == 1 })
+	if c, _ := inbox.Count(context.Background(), f.db, ""); c != 0 {
+		t.Fatalf("%d dead letters", c)
+	}
+	if got := f.metric(t, "bounded_inbox_conflicts_total"); got != 6 {
+		t.Fatalf("conflicts = %v, want 6", got)
+	}
 }

@@ -11,10 +11,10 @@ import (
 )
 
 type metrics struct {
-	handled, skipped, duplicates, retries, batches, redeliveries, deadLetters, replayed prometheus.Counter
-	lag                                                                                 prometheus.Observer
-	cons                                                                                atomic.Pointer[jetstream.Consumer]
-	desc                                                                                *prometheus.Desc
+	handled, skipped, duplicates, retries, conflicts, batches, batchFailures, redeliveries, deadLetters, replayed prometheus.Counter
+	lag                                                                                                           prometheus.Observer
+	cons                                                                                                          atomic.Pointer[jetstream.Consumer]
+	desc                                                                                                          *prometheus.Desc
 }
 
 // newMetrics registers the consumer's metrics on reg (if not nil), labelled
@@ -26,8 +26,12 @@ func newMetrics(reg prometheus.Registerer, c *Consumer) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels})
 	}
 	m := &metrics{
-		handled:      counter("bounded_inbox_handled_total", "Events applied (handler committed)."),
-		batches:      counter("bounded_inbox_batches_total", "Transactions that applied more than one event."),
+		handled: counter("bounded_inbox_handled_total", "Events applied (handler committed)."),
+		batches: counter("bounded_inbox_batches_total", "Transactions that applied more than one event."),
+		batchFailures: counter("bounded_inbox_batch_failures_total",
+			"Batches whose transaction failed (their events were then applied one at a time)."),
+		conflicts: counter("bounded_inbox_conflicts_total",
+			"Transactions of single events that lost a deadlock or a serialization race, retried without using up an attempt."),
 		skipped:      counter("bounded_inbox_skipped_total", "Events of types the consumer does not handle, acknowledged without a transaction."),
 		duplicates:   counter("bounded_inbox_duplicates_total", "Events skipped because their inbox row existed."),
 		retries:      counter("bounded_inbox_retries_total", "Handler attempts after a failure."),
@@ -42,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, c *Consumer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, col := range []prometheus.Collector{m.handled, m.skipped, m.batches, m.duplicates, m.retries, m.redeliveries, m.deadLetters, m.replayed, m.lag.(prometheus.Collector), m} {
+	for _, col := range []prometheus.Collector{m.handled, m.skipped, m.batches, m.batchFailures, m.duplicates, m.retries, m.conflicts, m.redeliveries, m.deadLetters, m.replayed, m.lag.(prometheus.Collector), m} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("inbox: metrics: %w", err)
 		}

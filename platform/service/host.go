@@ -178,6 +178,9 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 		ic.Stream = h.streamName(src)
 		ic.Subjects = []string{h.subject(src + ".>")}
 		ic.Handles = handles
+		if s.PrepareBatch != nil {
+			ic.Prepare = s.PrepareBatch
+		}
 		ic.Logger, ic.Metrics = log.With("component", "inbox"), reg
 		c, err := inbox.New(db, h.cfg.NATS, ic, handle)
 		if err != nil {

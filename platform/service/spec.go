@@ -57,6 +57,10 @@ type Spec struct {
 	Events *contract.Registry
 	// Consumes are the events it consumes, each with its handler.
 	Consumes []Consumption
+	// PrepareBatch, when set, is its consumers' inbox.Config.Prepare: it
+	// takes the locks a batch of consumed events needs, in one order,
+	// before the handlers run (see inbox.Config.Prepare).
+	PrepareBatch func(ctx context.Context, tx *sqldb.Tx, batch []contract.Event) error
 	// Calls are the other services' APIs it calls (API composition).
 	Calls []Call
 	// Migrations holds the service's goose migrations in the directories

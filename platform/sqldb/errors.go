@@ -46,3 +46,11 @@ func IsUnavailable(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
+
+// IsConflict reports whether err is PostgreSQL's answer to a transaction
+// that lost to another: a deadlock (40P01) or a serialization failure
+// (40001). Running the transaction again is the cure.
+func IsConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}

@@ -174,3 +174,55 @@ func TestRebind(t *testing.T) {
 		t.Fatalf("Postgres.Rebind = %q", got)
 	}
 }
+
+// TestIsConflict makes PostgreSQL detect a real deadlock between two
+// transactions and checks that the victim's error is a conflict, and that
+// other errors are not.
+func TestIsConflict(t *testing.T) {
+	db := open(t, sqldb.Postgres)
+	ctx := context.Background()
+	exec := func(q string) error {
+		return db.Transact(ctx, func(tx *sqldb.Tx) error {
+			_, err := tx.ExecContext(ctx, q)
+			return err
+		})
+	}
+	if err := exec(`INSERT INTO things (id, name) VALUES (1, 'a'), (2, 'b')`); err != nil {
+		t.Fatal(err)
+	}
+	// Each transaction locks one row, waits for the other to lock its
+	// own, then wants the other's: one of them must lose.
+	var locked sync.WaitGroup
+	locked.Add(2)
+	errs := make(chan error, 2)
+	for _, ids := range [][2]int{{1, 2}, {2, 1}} {
+		go func() {
+			errs <- db.Transact(ctx, func(tx *sqldb.Tx) error {
+				if _, err := tx.ExecContext(ctx, `UPDATE things SET name = 'x' WHERE id = $1`, ids[0]); err != nil {
+					locked.Done()
+					return err
+				}
+				locked.Done()
+				locked.Wait()
+				_, err := tx.ExecContext(ctx, `UPDATE things SET name = 'y' WHERE id = $1`, ids[1])
+				return err
+			})
+		}()
+	}
+	var conflicts int
+	for range 2 {
+		if err := <-errs; err != nil {
+			if !sqldb.IsConflict(err) {
+				t.Fatalf("error %v: not a conflict", err)
+			}
+			conflicts++
+		}
+	}
+	if conflicts != 1 {
+		t.Fatalf("%d transactions lost a deadlock, want 1", conflicts)
+	}
+	err := exec(`INSERT INTO things (id, name) VALUES (1, 'dup')`)
+	if err == nil || sqldb.IsConflict(err) || sqldb.IsConflict(nil) {
+		t.Fatalf("a duplicate key (%v) or no error counted as a conflict", err)
+	}
+}

@@ -3,6 +3,8 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +22,69 @@ import (
 // events they record and the inbox row commit together. An error is
 // retried and then dead-lettered; inbox.Permanent marks data that can never
 // be applied (dead-lettered at once).
+
+// lockBatch takes, before a batch of consumed events is applied in one
+// transaction, every lock its handlers will take: the orders' locks (see
+// store.lockOrder), then the stock items they move, each set in one order.
+// The handlers take them again (a no-op) as they go. Without it, two
+// workers' batches, each locking its orders' SKUs in turn, meet SKUs in
+// opposite orders and deadlock: PostgreSQL finds it only after
+// deadlock_timeout (1 s) and fails one batch. SQLite has one writer and
+// needs none of this.
+func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Event) error {
+	if s.st.d != sqldb.Postgres {
+		return nil
+	}
+	var orders, reserved []string // reserved: orders whose reservation the batch ends
+	skus := map[string]bool{}
+	for _, e := range batch {
+		name, _, err := contract.ParseType(e.Type)
+		if err != nil {
+			continue // the handler says so, and the batch is applied one by one
+		}
+		switch name {
+		case ordersevents.OrderConfirmed:
+			v, err := contract.DecodeAs[ordersevents.OrderConfirmedV1](ordersevents.Registry(), e)
+			if err != nil {
+				continue
+			}
+			orders = append(orders, v.OrderID)
+			for _, it := range v.Items {
+				skus[it.SKU] = true
+			}
+		case ordersevents.OrderCancelled:
+			v, err := contract.DecodeAs[ordersevents.OrderCancelledV1](ordersevents.Registry(), e)
+			if err != nil {
+				continue
+			}
+			orders = append(orders, v.OrderID)
+			reserved = append(reserved, v.OrderID)
+		case fulfillmentevents.ShipmentDispatched:
+			v, err := contract.DecodeAs[fulfillmentevents.ShipmentDispatchedV1](fulfillmentevents.Registry(), e)
+			if err != nil {
+				continue
+			}
+			reserved = append(reserved, v.OrderID)
+		}
+	}
+	if err := s.st.lockOrders(ctx, tx, orders); err != nil {
+		return err
+	}
+	// A reservation's lines do not change: read without locking. (One
+	// that is not reserved now is not moved by the handlers either.)
+	held, err := s.st.reservedSKUs(ctx, tx, reserved)
+	if err != nil {
+		return err
+	}
+	for _, sku := range held {
+		skus[sku] = true
+	}
+	if len(skus) == 0 {
+		return nil
+	}
+	_, err = s.st.lockStock(ctx, tx, slices.Sorted(maps.Keys(skus)))
+	return err
+}
 
 // productFromEvent is the part of catalog.product_updated Inventory keeps.
 // It reads the fields Inventory declares in events.Reliances — and only

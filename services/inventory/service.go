@@ -125,9 +125,10 @@ func Spec(cfg Config) service.Spec {
 			service.On(fulfillmentevents.Registry(), fulfillmentevents.ShipmentDispatched, service.Projection,
 				"turns the order's reservation into a stock movement", s.onShipmentDispatched),
 		},
-		Migrations: mig,
-		OpenAPI:    openAPI,
-		Start:      s.start,
+		PrepareBatch: s.lockBatch,
+		Migrations:   mig,
+		OpenAPI:      openAPI,
+		Start:        s.start,
 	}
 }
 
