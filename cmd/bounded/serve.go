@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -23,6 +25,8 @@ type serveConfig struct {
 	token     string
 	namespace string
 	logLevel  slog.Level
+	// cpuProfile, when set, is where the process writes its CPU profile.
+	cpuProfile string
 }
 
 // dsnEnv is the environment variable that holds service's DSN, as
@@ -52,6 +56,7 @@ usage: bounded serve SERVICE [flags]`)
 	fs.StringVar(&cfg.peers, "peers", os.Getenv("BOUNDED_PEERS"), "base URL under which the other services' APIs answer at /<service>/ (a gateway or load balancer), for the services that call others (default $BOUNDED_PEERS)")
 	fs.StringVar(&cfg.token, "admin-token", os.Getenv("BOUNDED_ADMIN_TOKEN"), "bearer token for admin actions (default $BOUNDED_ADMIN_TOKEN; required)")
 	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("BOUNDED_NAMESPACE"), "prefix of the NATS streams, subjects and consumers, so that several shops can share one NATS (default $BOUNDED_NAMESPACE)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the process to `FILE` when it stops (default: DIR/SERVICE-PID.pprof when $BOUNDED_CPUPROFILE_DIR is set)")
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	if err := fs.parseN(args, 1); err != nil {
 		return nil, err
@@ -100,7 +105,24 @@ usage: bounded serve SERVICE [flags]`)
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, usagef("serve: --log: %v", err)
 	}
-	return func(ctx context.Context) error { return m.serve(ctx, cfg) }, nil
+	if dir := os.Getenv("BOUNDED_CPUPROFILE_DIR"); cfg.cpuProfile == "" && dir != "" {
+		cfg.cpuProfile = filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", cfg.service, os.Getpid()))
+	}
+	return func(ctx context.Context) error {
+		if cfg.cpuProfile != "" {
+			f, err := os.Create(cfg.cpuProfile)
+			if err != nil {
+				return fmt.Errorf("serve: --cpuprofile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("serve: --cpuprofile: %w", err)
+			}
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+		return m.serve(ctx, cfg)
+	}, nil
 }
 
 // serve runs one service until ctx is done.

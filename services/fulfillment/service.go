@@ -95,9 +95,12 @@ func Spec(cfg Config) service.Spec {
 			service.On(paymentsevents.Registry(), paymentsevents.PaymentCaptured, service.Projection,
 				"a paid shipment is dispatched", s.onPaymentCaptured),
 		},
-		Migrations: mig,
-		OpenAPI:    openAPI,
-		Start:      s.start,
+		// Its consumers of several streams batch events of the same
+		// orders: lock the batch's orders first, in one order.
+		PrepareBatch: service.LockKeys(batchLockSpace, service.JSONField("order_id")),
+		Migrations:   mig,
+		OpenAPI:      openAPI,
+		Start:        s.start,
 	}
 }
 
@@ -169,3 +172,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// batchLockSpace is the namespace of the advisory locks a batch of consumed
+// events takes on its orders (see service.LockKeys).
+const batchLockSpace = 0x6675

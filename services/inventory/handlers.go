@@ -11,6 +11,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/contract"
 	"github.com/bounded-dev/bounded/platform/inbox"
+	"github.com/bounded-dev/bounded/platform/service"
 	"github.com/bounded-dev/bounded/platform/sqldb"
 	catalogevents "github.com/bounded-dev/bounded/services/catalog/events"
 	fulfillmentevents "github.com/bounded-dev/bounded/services/fulfillment/events"
@@ -35,7 +36,7 @@ func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Even
 	if s.st.d != sqldb.Postgres {
 		return nil
 	}
-	var orders, reserved []string // reserved: orders whose reservation the batch ends
+	var reserved []string // orders whose reservation the batch ends
 	skus := map[string]bool{}
 	for _, e := range batch {
 		name, _, err := contract.ParseType(e.Type)
@@ -48,7 +49,6 @@ func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Even
 			if err != nil {
 				continue
 			}
-			orders = append(orders, v.OrderID)
 			for _, it := range v.Items {
 				skus[it.SKU] = true
 			}
@@ -57,7 +57,6 @@ func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Even
 			if err != nil {
 				continue
 			}
-			orders = append(orders, v.OrderID)
 			reserved = append(reserved, v.OrderID)
 		case fulfillmentevents.ShipmentDispatched:
 			v, err := contract.DecodeAs[fulfillmentevents.ShipmentDispatchedV1](fulfillmentevents.Registry(), e)
@@ -67,7 +66,7 @@ func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Even
 			reserved = append(reserved, v.OrderID)
 		}
 	}
-	if err := s.st.lockOrders(ctx, tx, orders); err != nil {
+	if err := lockOrders(ctx, tx, batch); err != nil {
 		return err
 	}
 	// A reservation's lines do not change: read without locking. (One
@@ -85,6 +84,9 @@ func (s *svc) lockBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Even
 	_, err = s.st.lockStock(ctx, tx, slices.Sorted(maps.Keys(skus)))
 	return err
 }
+
+// lockOrders takes store.lockOrder's lock of every order a batch names.
+var lockOrders = service.LockKeys(orderLockSpace, service.JSONField("order_id"))
 
 // productFromEvent is the part of catalog.product_updated Inventory keeps.
 // It reads the fields Inventory declares in events.Reliances — and only

@@ -678,29 +678,6 @@ func (st store) receivePO(ctx context.Context, tx *sqldb.Tx, id string, now time
 	return po, true, nil
 }
 
-// lockOrders takes lockOrder's lock of each of orderIDs, in the order of
-// the locks' keys (so that two transactions locking overlapping sets cannot
-// deadlock). PostgreSQL only, like lockOrder.
-func (st store) lockOrders(ctx context.Context, tx *sqldb.Tx, orderIDs []string) error {
-	if st.d != sqldb.Postgres || len(orderIDs) == 0 {
-		return nil
-	}
-	args := make([]any, len(orderIDs))
-	values := make([]string, len(orderIDs))
-	for i, id := range orderIDs {
-		args[i], values[i] = id, "($"+strconv.Itoa(i+1)+")"
-	}
-	// pg_advisory_xact_lock is volatile: PostgreSQL calls it after the
-	// sort, row by row in the key order.
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(orderLockSpace)+`, k)
-		FROM (SELECT DISTINCT hashtext(id) AS k FROM (VALUES `+strings.Join(values, ", ")+`) AS o (id)) AS keys
-		ORDER BY k`, args...)
-	if err != nil {
-		return fmt.Errorf("lock orders: %w", err)
-	}
-	return nil
-}
-
 // reservedSKUs returns the SKUs held by the reserved reservations of
 // orderIDs (unsorted; without locking anything).
 func (st store) reservedSKUs(ctx context.Context, tx *sqldb.Tx, orderIDs []string) ([]string, error) {

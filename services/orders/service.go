@@ -107,9 +107,12 @@ func Spec(cfg Config) service.Spec {
 			{Service: "payments", Why: "the order page shows the order's payments and refunds"},
 			{Service: "fulfillment", Why: "the order page shows the order's shipments"},
 		},
-		Migrations: mig,
-		OpenAPI:    openAPI,
-		Start:      s.start,
+		// Its consumers of several streams batch events of the same
+		// orders: lock the batch's orders first, in one order.
+		PrepareBatch: service.LockKeys(batchLockSpace, service.JSONField("order_id")),
+		Migrations:   mig,
+		OpenAPI:      openAPI,
+		Start:        s.start,
 	}
 }
 
@@ -142,3 +145,7 @@ func (s *orderService) start(ctx context.Context, env service.Env) (*service.Run
 // now is the time a change happens: UTC, to the millisecond, which both
 // dialects store exactly.
 func (s *orderService) now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// batchLockSpace is the namespace of the advisory locks a batch of consumed
+// events takes on its orders (see service.LockKeys).
+const batchLockSpace = 0x6f72

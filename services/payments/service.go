@@ -151,9 +151,12 @@ func Spec(cfg Config) service.Spec {
 			service.On(orders, ordersevents.OrderCancelled, service.Projection,
 				"voids the order's payment if not yet taken, refunds it if taken", s.onOrderCancelled),
 		},
-		Migrations: mig,
-		OpenAPI:    openAPI,
-		Start:      s.start,
+		// Replicas batch events of the same orders: lock the batch's
+		// orders first, in one order (lockOrder's locks).
+		PrepareBatch: service.LockKeys(batchLockSpace, service.JSONField("order_id")),
+		Migrations:   mig,
+		OpenAPI:      openAPI,
+		Start:        s.start,
 	}
 }
 
@@ -202,3 +205,6 @@ func (s *svc) wakeJob() {
 	default:
 	}
 }
+
+// batchLockSpace: a batch takes the same locks as lockOrder.
+const batchLockSpace = orderLockSpace
