@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -75,12 +76,16 @@ func startDistributed(ctx context.Context, cfg upConfig, token string, stderr *l
 	}, []string{"service"})
 	reg.MustRegister(restarts)
 	for _, db := range d.dbs {
+		args := []string{"serve", db.Service, "--addr", "127.0.0.1:0", "--log", cfg.logLevel.String()}
+		if cfg.dbConns > 0 {
+			args = append(args, "--db-conns", strconv.Itoa(cfg.dbConns))
+		}
 		for replica := range max(1, cfg.replicas[db.Service]) {
 			c := &child{done: make(chan struct{}), cfg: childConfig{
 				service: db.Service,
 				replica: replica + 1,
 				exe:     exe,
-				args:    []string{"serve", db.Service, "--addr", "127.0.0.1:0", "--log", cfg.logLevel.String()},
+				args:    args,
 				// Secrets go through the environment, not the command line
 				// that every user of the machine can read.
 				env: []string{

@@ -3,7 +3,10 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -139,4 +142,111 @@ func TestKillAServiceProcessInABurstOfOrders(t *testing.T) {
 		}
 	}
 	t.Logf("%d orders: %d shipped (%d cents), captured %d, refunded %d", orders, shipped, shippedValue, captured, refunded)
+}
+
+// replicaMetric reads a metric (summed over its series with the labels
+// given, "name=value") from one process's own /metrics.
+func replicaMetric(t *testing.T, p processJSON, name string, labels ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.Addr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s replica %d: %v", p.Service, p.Replica, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			match = match && strings.Contains(line, k+`="`+v+`"`)
+		}
+		if !match {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+func (s *shop) replicas(t *testing.T, service string) []processJSON {
+	t.Helper()
+	var ps processesJSON
+	s.must(t, "GET", "/ops/processes", nil, true, http.StatusOK, &ps)
+	var out []processJSON
+	for _, p := range ps.Processes {
+		if p.Service == service {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestReplicasShareTheWork runs Payments as two processes (--replicas):
+// both consume the orders stream's events, one relay publishes; when the
+// leading one is killed with kill -9, the orders placed after still ship.
+func TestReplicasShareTheWork(t *testing.T) {
+	s := startShop(t, "", append(distributedFlags(t), "--replicas", "payments=2")...)
+	s.product(t, "E2E-REPLICAS", 900, 100)
+	order := func(n int) []string {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = s.checkout(t, s.cart(t, "E2E-REPLICAS", 1), "tok_approve")
+		}
+		for _, id := range ids {
+			if o := s.settled(t, id); o.Status != "shipped" {
+				t.Fatalf("order %+v, want shipped", o)
+			}
+		}
+		return ids
+	}
+	order(30)
+	ps := s.replicas(t, "payments")
+	if len(ps) != 2 {
+		t.Fatalf("payments runs as %d processes, want 2: %+v", len(ps), ps)
+	}
+	var leader *processJSON
+	for i, p := range ps {
+		handled := replicaMetric(t, p, "bounded_inbox_handled_total", "service=payments")
+		leads := replicaMetric(t, p, "bounded_relay_leader", "service=payments")
+		t.Logf("payments replica %d (pid %d): %v events handled, relay leader %v", p.Replica, p.PID, handled, leads)
+		if handled == 0 {
+			t.Errorf("payments replica %d handled no event: the replicas do not share the durable consumer's work", p.Replica)
+		}
+		if leads == 1 {
+			if leader != nil {
+				t.Fatalf("two payments relays lead at once")
+			}
+			leader = &ps[i]
+		}
+	}
+	if leader == nil {
+		t.Fatal("no payments relay leads")
+	}
+	if err := syscall.Kill(leader.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	t.Logf("killed the leading payments replica %d (pid %d)", leader.Replica, leader.PID)
+	eventually(t, "another payments relay to lead", func() bool {
+		for _, p := range s.replicas(t, "payments") {
+			if p.Status == "running" && p.PID != leader.PID && replicaMetric(t, p, "bounded_relay_leader", "service=payments") == 1 {
+				t.Logf("payments replica %d (pid %d) leads %s after the kill", p.Replica, p.PID, time.Since(killed).Round(10*time.Millisecond))
+				return true
+			}
+		}
+		return false
+	})
+	order(10)
 }

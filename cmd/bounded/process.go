@@ -38,6 +38,8 @@ type processConfig struct {
 	peers string
 	// web serves the shop's pages under /shop/ (the process in front).
 	web bool
+	// dbConns bounds each service's database pool (0: sqldb's default).
+	dbConns int
 	// clientName names the NATS connection.
 	clientName string
 	// index holds more fields for the JSON index at /.
@@ -108,6 +110,7 @@ func startProcess(ctx context.Context, cfg processConfig) (_ *hostProcess, err e
 		AdminToken: cfg.token,
 		Peers:      peers,
 		Namespace:  cfg.namespace,
+		DBMaxConns: cfg.dbConns,
 	})
 	if err != nil {
 		return nil, err

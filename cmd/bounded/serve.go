@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bounded-dev/bounded/platform/service"
@@ -25,6 +26,7 @@ type serveConfig struct {
 	token     string
 	namespace string
 	logLevel  slog.Level
+	dbConns   int
 	// cpuProfile, when set, is where the process writes its CPU profile.
 	cpuProfile string
 }
@@ -56,6 +58,7 @@ usage: bounded serve SERVICE [flags]`)
 	fs.StringVar(&cfg.peers, "peers", os.Getenv("BOUNDED_PEERS"), "base URL under which the other services' APIs answer at /<service>/ (a gateway or load balancer), for the services that call others (default $BOUNDED_PEERS)")
 	fs.StringVar(&cfg.token, "admin-token", os.Getenv("BOUNDED_ADMIN_TOKEN"), "bearer token for admin actions (default $BOUNDED_ADMIN_TOKEN; required)")
 	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("BOUNDED_NAMESPACE"), "prefix of the NATS streams, subjects and consumers, so that several shops can share one NATS (default $BOUNDED_NAMESPACE)")
+	dbConns := fs.String("db-conns", os.Getenv("BOUNDED_DB_CONNS"), "most connections the service's database pool opens (its relay opens two more); default $BOUNDED_DB_CONNS, else 4 per CPU, at least 8")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the process to `FILE` when it stops (default: DIR/SERVICE-PID.pprof when $BOUNDED_CPUPROFILE_DIR is set)")
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	if err := fs.parseN(args, 1); err != nil {
@@ -105,6 +108,13 @@ usage: bounded serve SERVICE [flags]`)
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, usagef("serve: --log: %v", err)
 	}
+	if *dbConns != "" {
+		n, err := strconv.Atoi(*dbConns)
+		if err != nil || n < 1 {
+			return nil, usagef("serve: --db-conns %q: want a whole number of at least 1", *dbConns)
+		}
+		cfg.dbConns = n
+	}
 	if dir := os.Getenv("BOUNDED_CPUPROFILE_DIR"); cfg.cpuProfile == "" && dir != "" {
 		cfg.cpuProfile = filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", cfg.service, os.Getpid()))
 	}
@@ -143,6 +153,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		namespace:  cfg.namespace,
 		peers:      cfg.peers,
 		clientName: "bounded-" + cfg.service,
+		dbConns:    cfg.dbConns,
 		log:        log,
 		index:      map[string]any{"mode": "distributed", "namespace": cfg.namespace},
 	})

@@ -143,7 +143,9 @@ func distributedFlags(t *testing.T) []string {
 			}
 		}
 	})
-	return []string{"--postgres", admin, "--nats", natsURL, "--prefix", name, "--namespace", name}
+	// A few connections per service process: the tests run two shops at
+	// once, beside other packages' tests, on a server with 100 slots.
+	return []string{"--postgres", admin, "--nats", natsURL, "--prefix", name, "--namespace", name, "--db-conns", "3"}
 }
 
 type testWriter struct{ t *testing.T }

@@ -40,6 +40,7 @@ type upConfig struct {
 	namespace string
 	dbSecret  string
 	replicas  map[string]int // processes per service; 1 when not named
+	dbConns   int            // each process's database pool bound (0: serve's default)
 }
 
 func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) error, error) {
@@ -66,6 +67,7 @@ usage: bounded up [flags]`)
 	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("BOUNDED_NAMESPACE"), "distributed mode: prefix of the NATS streams, subjects and consumers (default $BOUNDED_NAMESPACE)")
 	fs.StringVar(&cfg.dbSecret, "db-secret", os.Getenv("BOUNDED_DB_SECRET"), "distributed mode: the secret the roles' passwords are derived from (default $BOUNDED_DB_SECRET, else the one in DATA/db-secret, generated on first start)")
 	replicas := fs.String("replicas", "", "distributed mode: processes per service, e.g. payments=2,orders=3 (1 for the others)")
+	fs.IntVar(&cfg.dbConns, "db-conns", 0, "distributed mode: most connections each service process's database pool opens (its relay opens two more); default: serve's")
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -82,14 +84,17 @@ usage: bounded up [flags]`)
 			return nil, usagef("up: --admin-token: %v", err)
 		}
 	}
+	if cfg.dbConns < 0 {
+		return nil, usagef("up: --db-conns %d: want at least 1", cfg.dbConns)
+	}
 	if (cfg.postgres == "") != (cfg.natsURL == "") {
 		return nil, usagef("up: distributed mode needs both --postgres and --nats")
 	}
 	if cfg.postgres != "" {
 		return func(ctx context.Context) error { return m.upDistributed(ctx, cfg) }, nil
 	}
-	if len(cfg.replicas) > 0 {
-		return nil, usagef("up: --replicas is for distributed mode (--postgres and --nats)")
+	if len(cfg.replicas) > 0 || cfg.dbConns != 0 {
+		return nil, usagef("up: --replicas and --db-conns are for distributed mode (--postgres and --nats)")
 	}
 	host, port, err := net.SplitHostPort(cfg.natsAddr)
 	if err != nil {

@@ -47,6 +47,10 @@ type HostConfig struct {
 	// consumer name, so that several shops (test runs) can share one NATS
 	// server. Letters, digits and '_' only.
 	Namespace string
+	// DBMaxConns bounds each service's database pool (sqldb.Config.MaxConns;
+	// 0: its default). On PostgreSQL a service holds up to DBMaxConns
+	// connections, and its relay two more of its own.
+	DBMaxConns int
 	// Relay and Inbox tune every relay and consumer; Stream, Name and
 	// similar per-service fields are set by the host.
 	Relay relay.Config
@@ -122,7 +126,7 @@ func (h *Host) Start(ctx context.Context, specs ...Spec) error {
 
 func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 	log := h.cfg.Logger.With("service", s.Name)
-	db, err := sqldb.Open(ctx, sqldb.Config{DSN: h.cfg.DSN(s.Name)})
+	db, err := sqldb.Open(ctx, sqldb.Config{DSN: h.cfg.DSN(s.Name), MaxConns: h.cfg.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}
