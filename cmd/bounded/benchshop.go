@@ -42,6 +42,7 @@ type shopBenchConfig struct {
 	// PostgreSQL figure and the distributed mode on those servers.
 	postgres string
 	natsURL  string
+	dbConns  int // distributed mode: each process's pool bound (0: serve's default)
 }
 
 // The modes, in the order a run measures them.
@@ -124,6 +125,7 @@ did not ship or an event was dead-lettered, in either mode.`))
 	fs.IntVar(&cfg.products, "products", 20, "products the orders spread over")
 	fs.DurationVar(&cfg.rawDuration, "raw-duration", 3*time.Second, "how long each raw database figure writes")
 	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("BOUNDED_ADMIN_DSN"), "distributed mode and the raw PostgreSQL figure: an admin `DSN` of the PostgreSQL server (creates and drops databases and roles; default $BOUNDED_ADMIN_DSN)")
+	fs.IntVar(&cfg.dbConns, "db-conns", 0, "distributed mode: most connections each service process's database pool opens, as 'bounded up --db-conns' (default: serve's)")
 	fs.StringVar(&cfg.natsURL, "nats", os.Getenv("BOUNDED_NATS_URL"), "distributed mode: NATS server `URL`(s), comma-separated, with JetStream (default $BOUNDED_NATS_URL)")
 	fs.StringVar(&out, "out", "", "write the results as a Markdown section to `FILE`")
 	fs.StringVar(&jsonOut, "json", "", "write the results as JSON to `FILE`")
@@ -142,6 +144,8 @@ did not ship or an event was dead-lettered, in either mode.`))
 		return nil, usagef("bench shop: -products %d: want 2 to 1000", cfg.products)
 	case cfg.rawDuration < 100*time.Millisecond:
 		return nil, usagef("bench shop: -raw-duration %s: want at least 100ms", cfg.rawDuration)
+	case cfg.dbConns < 0:
+		return nil, usagef("bench shop: -db-conns %d: want at least 1", cfg.dbConns)
 	case (cfg.postgres == "") != (cfg.natsURL == ""):
 		return nil, usagef("bench shop: distributed mode needs both --postgres and --nats")
 	}
@@ -348,7 +352,7 @@ func (sb *shopBench) distributed(ctx context.Context, admin *pgx.Conn, dir strin
 	d, err := startDistributed(ctx, upConfig{
 		dataDir: dir, addr: "127.0.0.1:0", logLevel: cfg.logLevel, shop: shopConfig{},
 		postgres: cfg.postgres, natsURL: cfg.natsURL, prefix: name, namespace: name,
-		dbSecret: rand.Text(),
+		dbSecret: rand.Text(), dbConns: cfg.dbConns,
 	}, benchToken, sb.stderr, log)
 	if err != nil {
 		return nil, err

@@ -117,7 +117,7 @@ func TestBenchShopDistributedNeedsBoth(t *testing.T) {
 func TestBenchShopDistributed(t *testing.T) {
 	admin, natsURL := testenv.PostgresAdmin(t), testenv.NATS(t)
 	r := runBenchShop(t, "--orders", "60", "--concurrency", "10", "--products", "3", "--raw-duration", "200ms",
-		"--postgres", admin, "--nats", natsURL)
+		"--postgres", admin, "--nats", natsURL, "--db-conns", "3")
 	if len(r.res.Modes) != 2 {
 		t.Fatalf("%d modes, want 2: %+v", len(r.res.Modes), r.res.Modes)
 	}
