@@ -96,7 +96,7 @@ func TestImportGraphKeepsServicesApart(t *testing.T) {
 		check(p.TestImports, true)
 		check(p.XTestImports, true)
 	}
-	for _, want := range []string{"catalog", "cart", "orders", "payments", "inventory", "fulfillment"} {
+	for _, want := range []string{"catalog", "cart", "orders", "payments", "inventory", "fulfillment", "reporting"} {
 		if !services[want] {
 			problems = append(problems, "no service "+want+" found: the check looked at nothing")
 		}

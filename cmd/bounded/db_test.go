@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestDBProvision(t *testing.T) {
 	adminConn := pgConnect(t, admin)
 	ours := "SELECT count(*) FROM pg_database WHERE datname LIKE $1"
 	code, stdout, stderr = run(t, "db", "drop", "--prefix", prefix)
-	if code != 2 || stderr != "bounded: db drop: nothing dropped; give --yes to drop 6 databases and their roles\n" ||
+	if code != 2 || stderr != "bounded: db drop: nothing dropped; give --yes to drop "+strconv.Itoa(len(services))+" databases and their roles\n" ||
 		!strings.Contains(stdout, prefix+"_orders") {
 		t.Errorf("db drop without --yes: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -186,7 +187,7 @@ func TestDBUsage(t *testing.T) {
 		{[]string{"db", "provision", "--secret", "s"}, "bounded: db provision: --admin (or $BOUNDED_ADMIN_DSN) is required: a PostgreSQL superuser's URL\n"},
 		{[]string{"db", "provision", "--admin", admin}, "bounded: db provision: --secret (or $BOUNDED_DB_SECRET) is required: the roles' passwords are derived from it\n"},
 		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "--format", "xml"}, `bounded: db provision: --format "xml": want text, env or json` + "\n"},
-		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "--services", "orders,nosuch"}, `bounded: db provision: --services: no service "nosuch"; the services are catalog, cart, orders, payments, inventory, fulfillment` + "\n"},
+		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "--services", "orders,nosuch"}, `bounded: db provision: --services: no service "nosuch"; the services are catalog, cart, orders, payments, inventory, fulfillment, reporting` + "\n"},
 		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "--services", "orders,orders"}, "bounded: db provision: --services: orders listed twice\n"},
 		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "--prefix", "My-Shop"}, `bounded: db provision: prefix "My-Shop": want lower-case letters, digits and '_', starting with a letter` + "\n"},
 		{[]string{"db", "provision", "--admin", admin, "--secret", "s", "extra"}, `bounded: db provision: unexpected argument "extra"` + "\n"},

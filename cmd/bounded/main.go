@@ -107,9 +107,10 @@ func (m *Main) commands() []command {
 		{"up", "start bounded on embedded defaults (embedded NATS JetStream, SQLite files in a data directory)", m.parseUp},
 		{"serve", "run one service as its own process, on its own PostgreSQL database and a NATS server (distributed mode)", m.parseServe},
 		{"topology", "print the owned-data table and the flows between services, from the services' own registrations", m.parseTopology},
+		{"report", "print a report of the running shop (sales, funnel, payments, lead time, stock-outs, ...) from its warehouse", m.parseReport},
 		{"db provision", "create one PostgreSQL database and role per service, each reaching only its own, and print their DSNs", m.parseDBProvision},
 		{"db drop", "drop the databases and roles 'db provision' made (with --yes)", m.parseDBDrop},
-		{"bench shop", "measure the shop end to end in embedded mode: orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
+		{"bench shop", "measure the shop end to end, embedded (and distributed with --postgres and --nats): orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
 		{"bench toolkit", "measure the outbox, relay and inbox beside the raw limits of PostgreSQL, SQLite and JetStream", m.parseBenchToolkit},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/bounded-dev/bounded/services/inventory"
 	"github.com/bounded-dev/bounded/services/orders"
 	"github.com/bounded-dev/bounded/services/payments"
+	"github.com/bounded-dev/bounded/services/reporting"
 )
 
 // shopConfig is what the services are configured with.
@@ -18,6 +19,7 @@ type shopConfig struct {
 	payments    payments.Config
 	inventory   inventory.Config
 	fulfillment fulfillment.Config
+	reporting   reporting.Config
 }
 
 // shopSpecs is the shop: every service, in the order they start (a
@@ -32,5 +34,7 @@ func shopSpecs(cfg shopConfig) []service.Spec {
 		payments.Spec(cfg.payments),
 		inventory.Spec(cfg.inventory),
 		fulfillment.Spec(cfg.fulfillment),
+		// Last: it consumes every other service's stream.
+		reporting.Spec(cfg.reporting),
 	}
 }

@@ -22,6 +22,8 @@ var ownedDataFloor = []struct {
 	{"payments", []string{"PaymentAttempt", "Refund"}, []string{"orders.order_confirmed"}},
 	{"inventory", []string{"StockItem", "Reservation", "PurchaseOrder"}, []string{"orders.order_confirmed", "fulfillment.shipment_dispatched"}},
 	{"fulfillment", []string{"Shipment", "PackagingRule"}, []string{"orders.order_confirmed", "inventory.reservation_confirmed"}},
+	// Reporting consumes every event (checked below) and owns only its warehouse.
+	{"reporting", []string{"Fact", "Dimension"}, nil},
 }
 
 func runMain(t *testing.T, args ...string) (stdout string, code int) {
@@ -97,5 +99,46 @@ func TestTopologyPrintsATable(t *testing.T) {
 	}
 	if _, code := runMain(t, "topology", "--format", "yaml"); code != 2 {
 		t.Fatalf("bad format: exit %d, want 2", code)
+	}
+}
+
+// TestTopologyReportingIsAConsumer: Reporting consumes every event every
+// other service publishes, publishes none, calls no API and owns only its
+// warehouse (facts, dimensions and the read model kept from them).
+func TestTopologyReportingIsAConsumer(t *testing.T) {
+	top := buildTopology(shopSpecs(shopConfig{}))
+	var rep *topoService
+	var published []string
+	for i, s := range top.Services {
+		if s.Name == "reporting" {
+			rep = &top.Services[i]
+			continue
+		}
+		for _, p := range s.Publishes {
+			name, _, _ := strings.Cut(p, " ")
+			published = append(published, name)
+		}
+	}
+	if rep == nil {
+		t.Fatal("no reporting service")
+	}
+	slices.Sort(published)
+	consumes := slices.Sorted(slices.Values(rep.Consumes))
+	if !slices.Equal(consumes, published) {
+		t.Errorf("reporting consumes %v, want every published event %v", consumes, published)
+	}
+	if len(rep.Publishes) != 0 {
+		t.Errorf("reporting publishes %v", rep.Publishes)
+	}
+	if !slices.Equal(rep.Aggregates, []string{"Fact", "Dimension", "OrderHistory (read model)"}) {
+		t.Errorf("reporting owns %v", rep.Aggregates)
+	}
+	for _, f := range top.Flows {
+		if f.To == "reporting" && f.Pattern == "API composition" {
+			t.Errorf("reporting calls an API: %+v", f)
+		}
+		if f.From == "reporting" {
+			t.Errorf("data flows out of reporting: %+v", f)
+		}
 	}
 }

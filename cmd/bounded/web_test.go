@@ -61,7 +61,7 @@ func webFrontEnd(t *testing.T, startShop startFunc) {
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("GET / (Accept %q): %d %q", accept, resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			if err := json.Unmarshal(body, &index); err != nil || index.Name != "bounded" || len(index.Services) != 6 {
+			if err := json.Unmarshal(body, &index); err != nil || index.Name != "bounded" || len(index.Services) != len(shopServiceNames()) {
 				t.Fatalf("GET / (Accept %q): %v %s", accept, err, body)
 			}
 			if !slices.Contains(index.Endpoints, "/shop/") {
