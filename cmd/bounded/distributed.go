@@ -80,6 +80,9 @@ func startDistributed(ctx context.Context, cfg upConfig, token string, stderr *l
 		if cfg.dbConns > 0 {
 			args = append(args, "--db-conns", strconv.Itoa(cfg.dbConns))
 		}
+		if cfg.retention > 0 {
+			args = append(args, "--retention", cfg.retention.String())
+		}
 		for replica := range max(1, cfg.replicas[db.Service]) {
 			c := &child{done: make(chan struct{}), cfg: childConfig{
 				service: db.Service,

@@ -17,7 +17,14 @@ func TestEndToEnd(t *testing.T) { eachMode(t, endToEnd) }
 
 func endToEnd(t *testing.T, startShop startFunc) {
 	s := startShop(t, "")
+	// The flows run in parallel; reconcile compares the warehouse with the
+	// owners once they have all ended (shipped, declined, out of stock,
+	// refunded or voided, retried), on the same shop.
+	t.Run("flows", func(t *testing.T) { endToEndFlows(t, s) })
+	t.Run("reconcile", func(t *testing.T) { reconcileShop(t, s) })
+}
 
+func endToEndFlows(t *testing.T, s *shop) {
 	t.Run("seeded demo catalog", func(t *testing.T) {
 		var ps struct{ Products []productJSON }
 		s.get(t, "/catalog/products", &ps)

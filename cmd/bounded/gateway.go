@@ -257,6 +257,7 @@ func newGateway(children []*child, token string, log *slog.Logger) *gateway {
 		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"processes": out})
 	})
 	g.ops.Admin("GET /ops/dead-letters", g.deadLetters)
+	g.ops.Admin("GET /ops/consumers", g.consumers)
 	g.ops.Admin("POST /ops/dead-letters/{service}/{id}/replay", func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("service")
 		if !g.has(name) {

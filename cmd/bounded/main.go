@@ -3,7 +3,9 @@
 // its own flags. Flags and the environment are read here and nowhere else.
 //
 // Exit codes: 0 success, 1 a command that failed, 2 a usage error (unknown
-// command, bad flag), reported in one line on stderr, 130 interrupted.
+// command, bad flag), reported in one line on stderr, 130 interrupted. A
+// command may give codes of its own (reconcile: 1 differences found, 3 no
+// verdict).
 package main
 
 import (
@@ -66,9 +68,15 @@ func (m *Main) Main(ctx context.Context, args []string) int {
 		err = cerr
 	}
 	var usage usageError
+	var exit exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		// A command that chose its exit code (reconcile: 1 differences,
+		// 3 no verdict).
+		fmt.Fprintf(m.Stderr, "bounded: %v\n", err)
+		return exit.code
 	case ctx.Err() != nil:
 		// Interrupted (Ctrl-C, SIGTERM): what the command created is gone;
 		// the details of what the cancellation broke are noise.
@@ -107,10 +115,14 @@ func (m *Main) commands() []command {
 		{"up", "start bounded on embedded defaults (embedded NATS JetStream, SQLite files in a data directory)", m.parseUp},
 		{"serve", "run one service as its own process, on its own PostgreSQL database and a NATS server (distributed mode)", m.parseServe},
 		{"topology", "print the owned-data table and the flows between services, from the services' own registrations", m.parseTopology},
+		{"reconcile", "compare the warehouse's totals with the owning services' at a consistent point; exit 1 on a difference", m.parseReconcile},
+		{"reporting export", "fetch the Reporting warehouse's dimensions and facts as Parquet files, one per table", m.parseReportingExport},
+		{"reporting rebuild", "drop the Reporting warehouse and replay every stream into a fresh one, inside the running shop, with progress", m.parseReportingRebuild},
 		{"report", "print a report of the running shop (sales, funnel, payments, lead time, stock-outs, ...) from its warehouse", m.parseReport},
 		{"db provision", "create one PostgreSQL database and role per service, each reaching only its own, and print their DSNs", m.parseDBProvision},
 		{"db drop", "drop the databases and roles 'db provision' made (with --yes)", m.parseDBDrop},
 		{"bench shop", "measure the shop end to end, embedded (and distributed with --postgres and --nats): orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
+		{"bench reporting", "measure 'bounded reporting rebuild' on N events (SQLite; PostgreSQL with --postgres) beside the raw insert rate of the same database", m.parseBenchReporting},
 		{"bench toolkit", "measure the outbox, relay and inbox beside the raw limits of PostgreSQL, SQLite and JetStream", m.parseBenchToolkit},
 	}
 }

@@ -40,6 +40,8 @@ type processConfig struct {
 	web bool
 	// dbConns bounds each service's database pool (0: sqldb's default).
 	dbConns int
+	// retention is how long the streams keep events (0: forever).
+	retention time.Duration
 	// clientName names the NATS connection.
 	clientName string
 	// index holds more fields for the JSON index at /.
@@ -111,6 +113,7 @@ func startProcess(ctx context.Context, cfg processConfig) (_ *hostProcess, err e
 		Peers:      peers,
 		Namespace:  cfg.namespace,
 		DBMaxConns: cfg.dbConns,
+		Retention:  cfg.retention,
 	})
 	if err != nil {
 		return nil, err

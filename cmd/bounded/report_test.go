@@ -1,10 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/bounded-dev/bounded/platform/servicetest"
+	"github.com/bounded-dev/bounded/services/reporting"
 )
 
 // TestReportUsage: a wrong name or flag is one line on stderr and exit 2,
@@ -117,5 +125,36 @@ func TestReport(t *testing.T) {
 	r := s.do(t, "GET", "/reporting/reports/sales-by-day?from=nope", nil, false)
 	if r.Status != http.StatusBadRequest || r.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("bad query through the shop: %d %s", r.Status, r.Body)
+	}
+
+	// The warehouse as Parquet files, one per table.
+	out := t.TempDir()
+	code, stdout, stderr = run(t, "reporting", "export", "--out", out, "--url", s.base, "--admin-token", servicetest.AdminToken)
+	if code != 0 {
+		t.Fatalf("reporting export: exit %d, stderr %q", code, stderr)
+	}
+	for _, table := range reporting.ExportTables {
+		b, err := os.ReadFile(filepath.Join(out, table+".parquet"))
+		if err != nil {
+			t.Fatalf("reporting export: %v\n%s", err, stdout)
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("%s.parquet: %v", table, err)
+		}
+		if table == "fact_order_line" && f.NumRows() != 1 {
+			t.Errorf("fact_order_line.parquet holds %d rows, want the order's one line", f.NumRows())
+		}
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(out, ".*")); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	code, _, stderr = run(t, "reporting", "export", "--out", out, "--url", s.base, "--admin-token", "wrong-token-wrong-token-wrong-token")
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "401") {
+		t.Errorf("a wrong token: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, "reporting", "export", "--url", s.base)
+	if code != 2 || !strings.Contains(stderr, "--out") {
+		t.Errorf("no --out: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bounded-dev/bounded/platform/service"
 )
@@ -27,6 +28,7 @@ type serveConfig struct {
 	namespace string
 	logLevel  slog.Level
 	dbConns   int
+	retention time.Duration
 	// cpuProfile, when set, is where the process writes its CPU profile.
 	cpuProfile string
 }
@@ -60,9 +62,14 @@ usage: bounded serve SERVICE [flags]`)
 	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("BOUNDED_NAMESPACE"), "prefix of the NATS streams, subjects and consumers, so that several shops can share one NATS (default $BOUNDED_NAMESPACE)")
 	dbConns := fs.String("db-conns", os.Getenv("BOUNDED_DB_CONNS"), "most connections the service's database pool opens (its relay opens two more); default $BOUNDED_DB_CONNS, else 4 per CPU, at least 8")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the process to `FILE` when it stops (default: DIR/SERVICE-PID.pprof when $BOUNDED_CPUPROFILE_DIR is set)")
+	retention := fs.String("retention", os.Getenv("BOUNDED_RETENTION"), retentionUsage)
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	if err := fs.parseN(args, 1); err != nil {
 		return nil, err
+	}
+	var err error
+	if cfg.retention, err = parseRetention(*retention); err != nil {
+		return nil, usagef("serve: --retention: %v", err)
 	}
 	if fs.NArg() == 1 {
 		if cfg.service != "" {
@@ -154,6 +161,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		peers:      cfg.peers,
 		clientName: "bounded-" + cfg.service,
 		dbConns:    cfg.dbConns,
+		retention:  cfg.retention,
 		log:        log,
 		index:      map[string]any{"mode": "distributed", "namespace": cfg.namespace},
 	})

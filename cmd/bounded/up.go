@@ -41,6 +41,7 @@ type upConfig struct {
 	dbSecret  string
 	replicas  map[string]int // processes per service; 1 when not named
 	dbConns   int            // each process's database pool bound (0: serve's default)
+	retention time.Duration  // how long the streams keep events (0: forever)
 }
 
 func (m *Main) parseUp(_ context.Context, args []string) (func(context.Context) error, error) {
@@ -68,6 +69,7 @@ usage: bounded up [flags]`)
 	fs.StringVar(&cfg.dbSecret, "db-secret", os.Getenv("BOUNDED_DB_SECRET"), "distributed mode: the secret the roles' passwords are derived from (default $BOUNDED_DB_SECRET, else the one in DATA/db-secret, generated on first start)")
 	replicas := fs.String("replicas", "", "distributed mode: processes per service, e.g. payments=2,orders=3 (1 for the others)")
 	fs.IntVar(&cfg.dbConns, "db-conns", 0, "distributed mode: most connections each service process's database pool opens (its relay opens two more); default: serve's")
+	retention := fs.String("retention", os.Getenv("BOUNDED_RETENTION"), retentionUsage)
 	level := fs.String("log", "info", "log level: debug, info, warn or error")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -76,6 +78,9 @@ usage: bounded up [flags]`)
 		return nil, usagef("up: --log: %v", err)
 	}
 	var err error
+	if cfg.retention, err = parseRetention(*retention); err != nil {
+		return nil, usagef("up: --retention: %v", err)
+	}
 	if cfg.replicas, err = parseReplicas(*replicas); err != nil {
 		return nil, usagef("up: --replicas: %v", err)
 	}
@@ -155,7 +160,7 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 		embedded: &bus.EmbeddedConfig{Dir: filepath.Join(cfg.dataDir, "nats"), Host: natsHost, Port: natsPort, Logger: natsLog.With("component", "nats")},
 		dsn:      func(name string) string { return filepath.Join(cfg.dataDir, name+".db") },
 		specs:    shopSpecs(cfg.shop),
-		addr:     cfg.addr, token: token, web: true, log: log,
+		addr:     cfg.addr, token: token, web: true, log: log, retention: cfg.retention,
 		index: map[string]any{"mode": "embedded", "data": cfg.dataDir},
 	})
 	if err != nil {

@@ -72,6 +72,31 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, meta *jets
 	c.ack(msg)
 }
 
+// RecordDeadLetter stores dl (its Consumer, EventID, Error and what else
+// is known) with its inbox row in tx: for a replay that applies a stream's
+// events outside a Consumer and meets one it cannot apply.
+func RecordDeadLetter(ctx context.Context, tx *sqldb.Tx, dl DeadLetter) error {
+	if _, err := insertInbox(ctx, tx, dl.Consumer, dl.EventID); err != nil {
+		return err
+	}
+	return insertDeadLetter(ctx, tx, dl)
+}
+
+// Forget deletes every inbox row and dead letter of consumer in tx: for a
+// consumer whose effects are dropped and rebuilt from its stream's start.
+func Forget(ctx context.Context, tx *sqldb.Tx, consumer string) error {
+	for _, table := range []string{"bounded_inbox", "bounded_dead_letters"} {
+		if _, err := tx.ExecContext(ctx, tx.Dialect().Rebind(`DELETE FROM `+table+` WHERE consumer = $1`), consumer); err != nil {
+			return fmt.Errorf("inbox: forget %s: %w", consumer, err)
+		}
+	}
+	return nil
+}
+
+// IsPermanent reports whether a handler's error is one no retry can cure
+// (see [Permanent]; contract's decoding errors are too).
+func IsPermanent(err error) bool { return isPermanent(err) }
+
 func insertDeadLetter(ctx context.Context, tx *sqldb.Tx, dl DeadLetter) error {
 	h, err := json.Marshal(dl.Header)
 	if err != nil {

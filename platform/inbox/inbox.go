@@ -38,6 +38,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -80,6 +81,27 @@ func Permanent(err error) error {
 		return nil
 	}
 	return permanentError{err}
+}
+
+type transientError struct{ err error }
+
+func (t transientError) Error() string { return t.err.Error() }
+func (t transientError) Unwrap() error { return t.err }
+
+// Transient marks err as a passing state of the consumer's own database
+// (a rebuild holding it, say) rather than a fault of the event: the event
+// is retried with backoff for as long as it lasts, using up no attempt,
+// as through a database outage.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+func isTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t)
 }
 
 func isPermanent(err error) bool {
@@ -141,7 +163,15 @@ type Config struct {
 	// StartTime, when set on a new consumer, starts delivery at this time
 	// instead of the stream's first message.
 	StartTime time.Time
-	Logger    *slog.Logger
+	// StartSeq, when set on a new consumer, starts delivery at this stream
+	// sequence instead of the stream's first message (it wins over
+	// StartTime). [Consumer.StartAt] changes it on a stopped consumer.
+	//
+	// Both apply only when the durable consumer is created: an existing
+	// one keeps the start position it was created with (JetStream refuses
+	// to change it), whatever these say.
+	StartSeq uint64
+	Logger   *slog.Logger
 	// Metrics, when set, registers the consumer's metrics there.
 	Metrics prometheus.Registerer
 }
@@ -187,12 +217,13 @@ func (c Config) Validate() error {
 
 // Consumer applies one durable consumer's events to one database.
 type Consumer struct {
-	db  *sqldb.DB
-	js  jetstream.JetStream
-	cfg Config
-	h   Handler
-	log *slog.Logger
-	m   *metrics
+	db       *sqldb.DB
+	js       jetstream.JetStream
+	cfg      Config
+	h        Handler
+	log      *slog.Logger
+	m        *metrics
+	startSeq atomic.Uint64 // Config.StartSeq, or what StartAt set
 }
 
 // New returns a consumer that applies events to db with h. Call [Migrate]
@@ -214,8 +245,15 @@ func New(db *sqldb.DB, nc *nats.Conn, cfg Config, h Handler) (*Consumer, error) 
 	if err != nil {
 		return nil, err
 	}
+	c.startSeq.Store(cfg.StartSeq)
 	return c, nil
 }
+
+// StartAt makes the durable consumer, when Run next creates it, start at
+// stream sequence seq (see Config.StartSeq). It is for a consumer whose
+// durable consumer was deleted while Run was stopped (a replay of the
+// stream's first seq-1 messages took its place); call it only then.
+func (c *Consumer) StartAt(seq uint64) { c.startSeq.Store(seq) }
 
 // Name returns the consumer's name.
 func (c *Consumer) Name() string { return c.cfg.Name }
@@ -433,7 +471,10 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		FilterSubjects: c.cfg.Subjects,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
-	if !c.cfg.StartTime.IsZero() {
+	if seq := c.startSeq.Load(); seq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = seq
+	} else if !c.cfg.StartTime.IsZero() {
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
 		t := c.cfg.StartTime
 		cfg.OptStartTime = &t
@@ -443,6 +484,12 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 	waited := false
 	for {
+		// An existing consumer keeps where it started: JetStream refuses
+		// to update the deliver policy or the start position.
+		if have, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Name); err == nil {
+			hc := have.CachedInfo().Config
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = hc.DeliverPolicy, hc.OptStartSeq, hc.OptStartTime
+		}
 		cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, cfg)
 		if err == nil {
 			return cons, nil
@@ -609,7 +656,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 			c.handBack(msg) // shutting down
 			return
 		}
-		if sqldb.IsUnavailable(err) {
+		if sqldb.IsUnavailable(err) || isTransient(err) {
 			// Not the event's fault: try again without using up an
 			// attempt, for as long as the outage lasts.
 			if outage++; outage == 1 {

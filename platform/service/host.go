@@ -40,8 +40,11 @@ type HostConfig struct {
 	AdminToken string
 	// Peers reaches the services' APIs for API composition.
 	Peers *Peers
-	// Retention is how long each service's stream keeps events (so that a
-	// consumer can be rebuilt from it). Default 30 days.
+	// Retention is how long each service's stream keeps events. A consumer
+	// (a projection) can be rebuilt from as far back as its sources' streams
+	// reach. Zero keeps them forever (limited only by the disk), which is
+	// the default; the consumers then keep their inbox rows forever too
+	// (see inbox.Config.Retention).
 	Retention time.Duration
 	// Namespace, when set, prefixes every stream name, subject and durable
 	// consumer name, so that several shops (test runs) can share one NATS
@@ -71,7 +74,7 @@ type hosted struct {
 	db        *sqldb.DB
 	ob        *outbox.Outbox
 	relay     *relay.Relay
-	consumers []*inbox.Consumer
+	consumers *Consumers // runs the consumers, pausing them on request
 	run       *Running
 	log       *slog.Logger
 }
@@ -89,12 +92,13 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	if cfg.Namespace != "" && !namespaceRE.MatchString(cfg.Namespace) {
 		return nil, fmt.Errorf("service: Namespace %q: letters, digits and '_' only", cfg.Namespace)
 	}
-	if cfg.Retention == 0 {
-		cfg.Retention = 30 * 24 * time.Hour
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("service: Retention %s: want 0 (forever) or more", cfg.Retention)
 	}
 	h := &Host{cfg: cfg, outer: http.NewServeMux()}
 	h.mux = httpapi.NewMux(httpapi.MuxConfig{Logger: cfg.Logger, AdminToken: cfg.AdminToken})
 	h.routeOps()
+	h.routeConsumers()
 	h.outer.Handle("/ops/", h.mux)
 	return h, nil
 }
@@ -175,6 +179,7 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 	if err != nil {
 		log.Debug("stream not created at start; the relay will", "err", err)
 	}
+	hs.consumers = &Consumers{nc: h.cfg.NATS}
 	for _, src := range s.Sources() {
 		handle, handles := s.handlerFor(src)
 		ic := h.cfg.Inbox
@@ -190,9 +195,11 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 		if err != nil {
 			return hs, err
 		}
-		hs.consumers = append(hs.consumers, c)
+		hs.consumers.slots = append(hs.consumers.slots, newSlot(c, ConsumerInfo{Source: src, Stream: ic.Stream,
+			Subject: ic.Subjects[0], Durable: ic.Name}))
 	}
-	hs.run, err = s.Start(ctx, Env{DB: db, Outbox: hs.ob, Logger: log, Metrics: reg, AdminToken: h.cfg.AdminToken, Peers: h.cfg.Peers})
+	hs.run, err = s.Start(ctx, Env{DB: db, Outbox: hs.ob, Logger: log, Metrics: reg, AdminToken: h.cfg.AdminToken,
+		Peers: h.cfg.Peers, Consumers: hs.consumers})
 	if err != nil {
 		return hs, err
 	}
@@ -287,8 +294,8 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	for _, s := range h.services {
 		goRun(s.spec.Name+" relay", s.log, s.relay.Run)
-		for _, c := range s.consumers {
-			goRun(s.spec.Name+" consumer "+c.Name(), s.log, c.Run)
+		for _, c := range s.consumers.slots {
+			goRun(s.spec.Name+" consumer "+c.info.Durable, s.log, c.run)
 		}
 		for i, job := range s.run.Jobs {
 			goRun(s.spec.Name+" job "+strconv.Itoa(i), s.log, job)

@@ -75,7 +75,8 @@ func (h *Host) routeOps() {
 			if dl.ID != id {
 				continue
 			}
-			for _, c := range s.consumers {
+			for _, slot := range s.consumers.slots {
+				c := slot.c
 				if c.Name() != dl.Consumer {
 					continue
 				}

@@ -124,6 +124,9 @@ type Env struct {
 	// Peers reaches the other services' HTTP APIs, for API composition:
 	// Peers.Get(ctx, "payments", "/payments?order_id=...", &v).
 	Peers *Peers
+	// Consumers stops and starts the service's own consumers and reads
+	// their streams, for a rebuild of what they project (see Consumers).
+	Consumers *Consumers
 }
 
 // Running is a started service.

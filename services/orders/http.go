@@ -17,9 +17,10 @@ import (
 	"github.com/bounded-dev/bounded/platform/httpapi"
 )
 
-// routes serves the API (under /orders; see openapi.json). Every route is
-// public: orders are read here, changed only by events.
+// routes serves the API (under /orders; see openapi.json). Every route but
+// the totals (admin) is public: orders are read here, changed only by events.
 func (s *orderService) routes(mux *httpapi.Mux) {
+	mux.Admin("GET /stats", s.handleStats)
 	mux.Handle("GET /orders", s.handleList)
 	mux.Handle("GET /orders/{id}", s.handleGet)
 	mux.Handle("GET /orders/{id}/page", s.handlePage)

@@ -64,13 +64,20 @@ func begin(ctx context.Context, tx *sqldb.Tx, e contract.Event) (time.Time, erro
 	if err != nil {
 		return time.Time{}, inbox.Permanent(err)
 	}
+	if err := fence(ctx, tx); err != nil {
+		return time.Time{}, err
+	}
 	at := now()
 	return at, advanceWatermark(ctx, tx, service.Source(name), e.ID, e.Time, at)
 }
 
 // readModelApplied measures the read model's lag for e once the
 // transaction that applied it has committed.
-func (s *reporting) readModelApplied(tx *sqldb.Tx, e contract.Event) {
+// A replay's old events would only blur the live lag: not measured.
+func (s *reporting) readModelApplied(ctx context.Context, tx *sqldb.Tx, e contract.Event) {
+	if replaying(ctx) {
+		return
+	}
 	tx.AfterCommit(func() { s.m.readModelLag.Observe(time.Since(e.Time).Seconds()) })
 }
 
@@ -217,7 +224,7 @@ func (s *reporting) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contra
 		AmountCents: d.TotalCents, HasAmount: true}, e.Time, applied); err != nil {
 		return err
 	}
-	s.readModelApplied(tx, e)
+	s.readModelApplied(ctx, tx, e)
 	return nil
 }
 
@@ -244,7 +251,7 @@ func (s *reporting) orderMilestone(ctx context.Context, tx *sqldb.Tx, e contract
 	if err := insertHistoryEntry(ctx, tx, historyEntry{OrderID: orderID, Kind: kind, Ref: ref, At: at}, e.Time, applied); err != nil {
 		return err
 	}
-	s.readModelApplied(tx, e)
+	s.readModelApplied(ctx, tx, e)
 	return nil
 }
 
@@ -295,7 +302,7 @@ func (s *reporting) paymentFact(ctx context.Context, tx *sqldb.Tx, e contract.Ev
 		At: p.At, AmountCents: p.AmountCents, HasAmount: true, Detail: p.Reason}, e.Time, applied); err != nil {
 		return err
 	}
-	s.readModelApplied(tx, e)
+	s.readModelApplied(ctx, tx, e)
 	return nil
 }
 
@@ -336,7 +343,7 @@ func (s *reporting) onRefundIssued(ctx context.Context, tx *sqldb.Tx, e contract
 		At: d.RefundedAt, AmountCents: d.AmountCents, HasAmount: true, Detail: d.Reason}, e.Time, applied); err != nil {
 		return err
 	}
-	s.readModelApplied(tx, e)
+	s.readModelApplied(ctx, tx, e)
 	return nil
 }
 
@@ -491,7 +498,7 @@ func (s *reporting) shipmentFact(ctx context.Context, tx *sqldb.Tx, e contract.E
 		Detail: f.Package}, e.Time, applied); err != nil {
 		return err
 	}
-	s.readModelApplied(tx, e)
+	s.readModelApplied(ctx, tx, e)
 	return nil
 }
 

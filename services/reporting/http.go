@@ -20,9 +20,15 @@ var Reports = []string{"sales-by-day", "sales-by-product", "sales-by-category", 
 func (s *reporting) routes() *httpapi.Mux {
 	mux := httpapi.NewMux(httpapi.MuxConfig{Logger: s.log, AdminToken: s.env.AdminToken})
 	mux.Handle("GET /reports", s.listReports)
-	mux.Handle("GET /reports/{name}", s.report)
-	mux.Handle("GET /order-history", s.orderHistory)
-	mux.Handle("GET /watermarks", s.watermarks)
+	mux.Handle("GET /reports/{name}", s.whenBuilt(s.report))
+	mux.Handle("GET /order-history", s.whenBuilt(s.orderHistory))
+	mux.Handle("GET /watermarks", s.whenBuilt(s.watermarks))
+	mux.Admin("POST /admin/rebuild", s.postRebuild)
+	mux.Admin("GET /admin/rebuild", s.getRebuild)
+	mux.Admin("GET /admin/rebuild/{id}", s.getRebuild)
+	mux.Admin("GET /totals", s.getTotals)
+	mux.Admin("GET /admin/export", s.listExports)
+	mux.Admin("GET /admin/export/{table}", s.whenBuilt(s.exportTable))
 	return mux
 }
 

@@ -20,6 +20,7 @@ package reporting
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -84,7 +85,7 @@ func Spec(cfg Config) service.Spec {
 	)
 	cat, cart, ord, pay, inv, ful := catalogevents.Registry(), cartevents.Registry(), ordersevents.Registry(),
 		paymentsevents.Registry(), inventoryevents.Registry(), fulfillmentevents.Registry()
-	return service.Spec{
+	spec := service.Spec{
 		Name:       Name,
 		Aggregates: []string{"Fact", "Dimension", "OrderHistory (read model)"},
 		Events:     events.Registry(),
@@ -115,6 +116,13 @@ func Spec(cfg Config) service.Spec {
 		OpenAPI:      openAPI,
 		Start:        s.start,
 	}
+	// The rebuild's replay applies each event with the same handler the
+	// live consumers do.
+	s.handlers = map[string]service.Consumption{}
+	for _, c := range spec.Consumes {
+		s.handlers[c.Event] = c
+	}
+	return spec
 }
 
 // reporting is the running service. Its handlers are method values named
@@ -125,6 +133,13 @@ type reporting struct {
 	log   *slog.Logger
 	m     *metrics
 	dates sync.Map // date keys known to be in dim_date (added after commit)
+
+	handlers map[string]service.Consumption // by event name
+	owner    string                         // this instance, in rebuild_state.owner
+	rebuilds chan string                    // rebuild ids for rebuildJob to run
+	// followPaused: the consumers are paused for a rebuild (this one's or
+	// another replica's). Only rebuildJob's goroutine touches it.
+	followPaused bool
 }
 
 func (s *reporting) start(ctx context.Context, env service.Env) (*service.Running, error) {
@@ -142,7 +157,8 @@ func (s *reporting) start(ctx context.Context, env service.Env) (*service.Runnin
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	return &service.Running{API: s.routes()}, nil
+	s.owner, s.rebuilds = rand.Text(), make(chan string, 1)
+	return &service.Running{API: s.routes(), Jobs: []func(context.Context) error{s.rebuildJob}}, nil
 }
 
 type metrics struct {

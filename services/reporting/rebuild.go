@@ -1,0 +1,541 @@
+package reporting
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/inbox"
+	"github.com/bounded-dev/bounded/platform/service"
+	"github.com/bounded-dev/bounded/platform/sqldb"
+)
+
+// A rebuild drops the warehouse (every fact, dimension, watermark and
+// read-model row, and the service's consumers' inbox rows and dead
+// letters) and replays every source stream from its first kept message
+// into the fresh one, through the same handlers the live consumers use.
+//
+// How it stays exact:
+//
+//  1. The rebuild_state row is the lock: a rebuild starts only by turning
+//     it from anything but "running" (or a running one whose heartbeat is
+//     older than rebuildStale: its process died) to "running".
+//  2. Live consumption stops. This process pauses its consumers (their Run
+//     returns: nothing of theirs is in flight). Other replicas see the row
+//     within a second (follow) and pause theirs; until then, on PostgreSQL,
+//     every live handler reads the row FOR SHARE first and backs off
+//     (inbox.Transient) while it says running. The row's update to
+//     "running" waits for the live transactions that read it before, so
+//     none of them commits after it. (SQLite has one process and one
+//     writer: the pause is enough.)
+//  3. The durable consumers are deleted, each stream's last sequence is
+//     read (after the pause: every event a live consumer applied is at or
+//     below it), the warehouse is emptied.
+//  4. Each stream is read with an ordered consumer up to that sequence,
+//     in chunks of replayChunk events, each chunk one transaction with no
+//     inbox rows (the warehouse is fresh and each row is keyed by a
+//     natural key: nothing can be applied twice). A chunk that fails is
+//     applied again one event per transaction; an event a handler refuses
+//     for good is dead-lettered, as the live consumer would.
+//  5. The durable consumers are created again, each starting at its
+//     stream's last sequence + 1, the row says "done", and live
+//     consumption resumes: every event is applied once, by the replay or
+//     by the live consumers.
+//
+// A rebuild that fails (or whose process dies) leaves the row "failed"
+// (or "running" with a stale heartbeat) and the consumers paused: the
+// warehouse is half-built, the reports say so (503), and the cure is to
+// run the rebuild again.
+
+// Rebuild states.
+const (
+	rebuildIdle    = "idle"
+	rebuildRunning = "running"
+	rebuildDone    = "done"
+	rebuildFailed  = "failed"
+)
+
+const (
+	// replayChunk is the events one replay transaction applies.
+	replayChunk = 4096
+	// rebuildStale is how old a running rebuild's heartbeat may get before
+	// another may take its place (its process is presumed dead).
+	rebuildStale = 30 * time.Second
+)
+
+// warehouseTables are the tables a rebuild empties.
+var warehouseTables = []string{"dim_category", "dim_product", "dim_date", "fact_checkout", "fact_order", "fact_order_line",
+	"fact_payment", "fact_refund", "fact_reservation", "fact_stockout", "fact_shipment", "fact_stock_movement",
+	"fact_purchase_order", "watermarks", "order_history", "order_history_entries"}
+
+// errRebuilding is what a live handler meets while a rebuild runs.
+var errRebuilding = errors.New("reporting: the warehouse is being rebuilt")
+
+// replayKey marks the context of a replay's handlers.
+type replayKey struct{}
+
+func replaying(ctx context.Context) bool { return ctx.Value(replayKey{}) != nil }
+
+// fence keeps a live handler on PostgreSQL from writing while a rebuild
+// runs (see the comment at the top of this file).
+func fence(ctx context.Context, tx *sqldb.Tx) error {
+	if replaying(ctx) || tx.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM rebuild_state WHERE id = 1 FOR SHARE`).Scan(&state); err != nil {
+		return fmt.Errorf("rebuild state: %w", err)
+	}
+	if state == rebuildRunning || state == rebuildFailed {
+		return inbox.Transient(errRebuilding)
+	}
+	return nil
+}
+
+// RebuildStatus is the state of the last rebuild, as the API answers it.
+type RebuildStatus struct {
+	RebuildID     string     `json:"rebuild_id,omitempty"`
+	State         string     `json:"state"` // idle, running, done or failed
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+	EventsTotal   int64      `json:"events_total"`
+	EventsApplied int64      `json:"events_applied"`
+	// EventsPerSecond is the mean rate since the start (until the end).
+	EventsPerSecond float64 `json:"events_per_second"`
+	// ETASeconds is the time left at that rate, while running.
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	owner      string
+	startSeqs  map[string]uint64
+	heartbeat  time.Time
+}
+
+func readRebuild(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (RebuildStatus, error) {
+	var st RebuildStatus
+	var id, owner, seqs, msg sql.NullString
+	var started, finished time.Time
+	err := q.QueryRowContext(ctx, `SELECT rebuild_id, state, owner, started_at, heartbeat_at, finished_at, events_total,
+		events_applied, start_seqs, error FROM rebuild_state WHERE id = 1`).Scan(&id, &st.State, &owner, timeCol{&started},
+		timeCol{&st.heartbeat}, timeCol{&finished}, &st.EventsTotal, &st.EventsApplied, &seqs, &msg)
+	if err != nil {
+		return st, fmt.Errorf("rebuild state: %w", err)
+	}
+	st.RebuildID, st.owner, st.Error = id.String, owner.String, msg.String
+	if seqs.Valid && seqs.String != "" {
+		if err := json.Unmarshal([]byte(seqs.String), &st.startSeqs); err != nil {
+			return st, fmt.Errorf("rebuild state: start sequences: %w", err)
+		}
+	}
+	end := time.Now()
+	if !started.IsZero() {
+		st.StartedAt = &started
+	}
+	if !finished.IsZero() {
+		st.FinishedAt, end = &finished, finished
+	}
+	if !started.IsZero() {
+		if secs := end.Sub(started).Seconds(); secs > 0 {
+			st.EventsPerSecond = float64(st.EventsApplied) / secs
+		}
+		if st.State == rebuildRunning && st.EventsPerSecond > 0 && st.EventsTotal > st.EventsApplied {
+			st.ETASeconds = float64(st.EventsTotal-st.EventsApplied) / st.EventsPerSecond
+		}
+	}
+	return st, nil
+}
+
+// startRebuild takes the lock for a new rebuild and returns its id, or an
+// ErrConflict when one is running.
+func (s *reporting) startRebuild(ctx context.Context) (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	var taken int64
+	err = s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		d := tx.Dialect()
+		t := now()
+		res, err := tx.ExecContext(ctx, d.Rebind(`UPDATE rebuild_state SET rebuild_id = $1, state = 'running', owner = $2,
+				started_at = $3, heartbeat_at = $3, finished_at = NULL, events_total = 0, events_applied = 0,
+				start_seqs = NULL, error = NULL
+			WHERE id = 1 AND (state <> 'running' OR heartbeat_at < $4)`),
+			id.String(), s.owner, dbTime(d, t), dbTime(d, t.Add(-rebuildStale)))
+		if err != nil {
+			return err
+		}
+		taken, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("rebuild: %w", err)
+	}
+	if taken == 0 {
+		st, err := readRebuild(ctx, s.env.DB.Reader())
+		if err != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: rebuild %s is running (%d of %d events)", errConflict, st.RebuildID, st.EventsApplied, st.EventsTotal)
+	}
+	return id.String(), nil
+}
+
+var errConflict = errors.New("conflict")
+
+// rebuildJob runs the rebuilds this replica is asked for, and follows the
+// others' (pausing this replica's consumers while one runs elsewhere).
+func (s *reporting) rebuildJob(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	s.follow(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-s.rebuilds:
+			if err := s.rebuild(ctx, id); err != nil {
+				s.log.Error("rebuild failed", "rebuild", id, "err", err)
+			}
+		case <-tick.C:
+			s.follow(ctx)
+		}
+	}
+}
+
+// follow pauses this replica's consumers while a rebuild another runs (or
+// one that failed) holds the warehouse, and resumes them after.
+func (s *reporting) follow(ctx context.Context) {
+	cs := s.env.Consumers
+	if cs == nil {
+		return
+	}
+	st, err := readRebuild(ctx, s.env.DB.Reader())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("rebuild state", "err", err)
+		}
+		return
+	}
+	switch st.State {
+	case rebuildRunning, rebuildFailed:
+		if !s.followPaused && !cs.Paused() {
+			s.log.Info("the warehouse is being rebuilt; consumers paused", "rebuild", st.RebuildID, "state", st.State)
+			if err := cs.Pause(ctx); err != nil {
+				return
+			}
+			s.followPaused = true
+		}
+	default:
+		if s.followPaused {
+			s.followPaused = false
+			s.log.Info("rebuild over; consumers resumed", "rebuild", st.RebuildID)
+			cs.Resume(st.startSeqs)
+		}
+	}
+}
+
+// rebuild runs rebuild id, whose lock startRebuild took.
+func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Record the failure even when ctx is done (shutting down).
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.env.DB.Transact(fctx, func(tx *sqldb.Tx) error {
+			d := tx.Dialect()
+			return exec(fctx, tx, `UPDATE rebuild_state SET state = 'failed', error = $1, finished_at = $2 WHERE id = 1 AND rebuild_id = $3`,
+				err.Error(), dbTime(d, now()), id)
+		})
+	}()
+	cs := s.env.Consumers
+	if cs == nil {
+		return errors.New("no consumers to rebuild from")
+	}
+	s.log.Info("rebuild: pausing the consumers", "rebuild", id)
+	if err := cs.Pause(ctx); err != nil {
+		return fmt.Errorf("pause consumers: %w", err)
+	}
+	s.followPaused = true // resumed below, or by follow after a later rebuild
+	js, err := jetstream.New(cs.NATS())
+	if err != nil {
+		return err
+	}
+	sources := cs.List()
+	type plan struct {
+		info   service.ConsumerInfo
+		last   uint64
+		events int64
+	}
+	var plans []plan
+	var total int64
+	for _, c := range sources {
+		if err := js.DeleteConsumer(ctx, c.Stream, c.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) &&
+			!errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("delete consumer %s: %w", c.Durable, err)
+		}
+		p := plan{info: c}
+		st, err := js.Stream(ctx, c.Stream)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+		case err != nil:
+			return fmt.Errorf("stream %s: %w", c.Stream, err)
+		default:
+			state := st.CachedInfo().State
+			p.last, p.events = state.LastSeq, int64(state.Msgs)
+		}
+		total += p.events
+		plans = append(plans, p)
+	}
+	s.log.Info("rebuild: dropping the warehouse", "rebuild", id, "events", total)
+	err = s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		if tx.Dialect() == sqldb.Postgres {
+			if _, err := tx.ExecContext(ctx, `TRUNCATE `+strings.Join(warehouseTables, ", ")); err != nil {
+				return err
+			}
+		} else {
+			for _, t := range warehouseTables {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+					return fmt.Errorf("empty %s: %w", t, err)
+				}
+			}
+		}
+		for _, p := range plans {
+			if err := inbox.Forget(ctx, tx, p.info.Durable); err != nil {
+				return err
+			}
+		}
+		return exec(ctx, tx, `UPDATE rebuild_state SET events_total = $1, heartbeat_at = $2 WHERE id = 1 AND rebuild_id = $3`,
+			total, dbTime(tx.Dialect(), now()), id)
+	})
+	if err != nil {
+		return fmt.Errorf("drop the warehouse: %w", err)
+	}
+	s.dates.Clear()
+
+	r := &replay{s: s, id: id}
+	starts := map[string]uint64{}
+	for _, p := range plans {
+		if p.events > 0 {
+			if err := r.stream(ctx, js, p.info, p.last); err != nil {
+				return fmt.Errorf("replay %s: %w", p.info.Stream, err)
+			}
+		}
+		starts[p.info.Durable] = p.last + 1
+	}
+	// Live consumption starts where the replay ended: each durable consumer
+	// is created again at its stream's last replayed sequence + 1 (deleted
+	// first: a replica that had not paused yet may have made it again).
+	for _, p := range plans {
+		_ = js.DeleteConsumer(ctx, p.info.Stream, p.info.Durable)
+		if p.last == 0 {
+			continue // no stream yet: the consumer will start at its first message
+		}
+		_, err := js.CreateConsumer(ctx, p.info.Stream, jetstream.ConsumerConfig{
+			Durable: p.info.Durable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1,
+			FilterSubject: p.info.Subject, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p.last + 1,
+		})
+		if err != nil {
+			return fmt.Errorf("create consumer %s: %w", p.info.Durable, err)
+		}
+	}
+	seqs, _ := json.Marshal(starts)
+	err = s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		d := tx.Dialect()
+		return exec(ctx, tx, `UPDATE rebuild_state SET state = 'done', finished_at = $1, heartbeat_at = $1, events_applied = $2,
+			start_seqs = $3 WHERE id = 1 AND rebuild_id = $4`, dbTime(d, now()), r.applied, string(seqs), id)
+	})
+	if err != nil {
+		return fmt.Errorf("finish: %w", err)
+	}
+	s.followPaused = false
+	cs.Resume(starts)
+	s.log.Info("rebuild done; consumers resumed", "rebuild", id, "events", r.applied, "took", time.Since(r.started).Round(time.Millisecond))
+	return nil
+}
+
+// replay applies streams' events to the warehouse in large transactions.
+type replay struct {
+	s       *reporting
+	id      string
+	applied int64
+	started time.Time
+}
+
+// replayed is one message read from a stream: its event, or why it could
+// not be decoded.
+type replayed struct {
+	e       contract.Event
+	err     error
+	subject string
+	header  map[string][]string
+	data    []byte
+	seq     uint64
+}
+
+// stream replays c's stream from its first message up to sequence last.
+// One goroutine reads and decodes while this one applies.
+func (r *replay) stream(ctx context.Context, js jetstream.JetStream, c service.ConsumerInfo, last uint64) error {
+	if r.started.IsZero() {
+		r.started = time.Now()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	oc, err := js.OrderedConsumer(ctx, c.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{c.Subject},
+		DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return err
+	}
+	it, err := oc.Messages(jetstream.PullMaxMessages(2 * replayChunk))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	chunks := make(chan []replayed, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		chunk := make([]replayed, 0, replayChunk)
+		send := func() bool {
+			if len(chunk) == 0 {
+				return true
+			}
+			select {
+			case chunks <- chunk:
+				chunk = make([]replayed, 0, replayChunk)
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			seq := meta.Sequence.Stream
+			if seq > last {
+				send()
+				readErr <- nil
+				return
+			}
+			m := replayed{subject: msg.Subject(), seq: seq}
+			m.e, m.err = contract.FromMessage(msg.Headers(), msg.Data())
+			if m.err != nil {
+				m.header, m.data = msg.Headers(), msg.Data()
+			}
+			chunk = append(chunk, m)
+			if seq == last || meta.NumPending == 0 {
+				send()
+				readErr <- nil
+				return
+			}
+			if len(chunk) == replayChunk && !send() {
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	for chunk := range chunks {
+		if err := r.apply(ctx, c, chunk); err != nil {
+			return err
+		}
+	}
+	return <-readErr
+}
+
+// apply applies one chunk in one transaction, or, when that fails, each
+// event in its own, dead-lettering those a handler refuses for good.
+func (r *replay) apply(ctx context.Context, c service.ConsumerInfo, chunk []replayed) error {
+	s := r.s
+	rctx := context.WithValue(ctx, replayKey{}, true)
+	progress := func(tx *sqldb.Tx, applied int64) error {
+		return exec(ctx, tx, `UPDATE rebuild_state SET events_applied = $1, heartbeat_at = $2 WHERE id = 1 AND rebuild_id = $3`,
+			applied, dbTime(tx.Dialect(), now()), r.id)
+	}
+	n := int64(len(chunk))
+	err := s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		for i := range chunk {
+			if chunk[i].err != nil {
+				return chunk[i].err
+			}
+			if err := s.replayOne(rctx, tx, chunk[i].e); err != nil {
+				return err
+			}
+		}
+		return progress(tx, r.applied+n)
+	})
+	if err == nil {
+		r.applied += n
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.log.Warn("rebuild: a chunk failed; applying its events one at a time", "events", len(chunk), "err", err)
+	for _, m := range chunk {
+		err := s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+			if m.err != nil {
+				return m.err
+			}
+			if err := s.replayOne(rctx, tx, m.e); err != nil {
+				return err
+			}
+			return progress(tx, r.applied+1)
+		})
+		if err != nil && (m.err != nil || inbox.IsPermanent(err)) {
+			id := m.e.ID
+			if id == "" {
+				id = fmt.Sprintf("stream:%s:%d", c.Stream, m.seq)
+			}
+			dl := inbox.DeadLetter{Consumer: c.Durable, EventID: id, EventType: m.e.Type, NATSSubject: m.subject,
+				Header: m.header, Data: m.data, Error: err.Error(), Attempts: 1, StreamSeq: m.seq}
+			if m.err == nil {
+				dl.Header, dl.Data = m.e.Header(), m.e.Data
+			}
+			s.log.Error("rebuild: event dead-lettered", "event", id, "type", m.e.Type, "err", err)
+			err = s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+				if err := inbox.RecordDeadLetter(ctx, tx, dl); err != nil {
+					return err
+				}
+				return progress(tx, r.applied+1)
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("event %s (stream sequence %d): %w", m.e.ID, m.seq, err)
+		}
+		r.applied++
+	}
+	return nil
+}
+
+// replayOne applies e with the handler its type's consumption names; the
+// types the service does not consume are passed over, as the live
+// consumers skip them.
+func (s *reporting) replayOne(ctx context.Context, tx *sqldb.Tx, e contract.Event) error {
+	name, _, err := contract.ParseType(e.Type)
+	if err != nil {
+		return inbox.Permanent(err)
+	}
+	c, ok := s.handlers[name]
+	if !ok {
+		return nil
+	}
+	return c.Handle(ctx, tx, e)
+}
