@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -46,14 +45,12 @@ Exit status: 0 done; 1 it failed (or the shop did not answer); 2 a usage error.`
 	}
 	cfg.every = time.Second
 	return func(ctx context.Context) error {
-		if cfg.token == "" {
-			b, err := os.ReadFile(filepath.Join(*data, "admin-token"))
-			if err != nil {
-				return fmt.Errorf("reporting rebuild: no admin token: give --admin-token or $BOUNDED_ADMIN_TOKEN (%v)", err)
-			}
-			cfg.token = strings.TrimSpace(string(b))
+		token, err := shopAdminToken(cfg.token, *data)
+		if err != nil {
+			return fmt.Errorf("reporting rebuild: %w", err)
 		}
-		_, err := m.reportingRebuild(ctx, cfg)
+		cfg.token = token
+		_, err = m.reportingRebuild(ctx, cfg)
 		return err
 	}, nil
 }

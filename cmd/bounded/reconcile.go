@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,13 +73,11 @@ Exit status: 0 no differences; 1 differences found; 2 a usage error; 3 no verdic
 	}
 	cfg.poll = 200 * time.Millisecond
 	return func(ctx context.Context) error {
-		if cfg.token == "" {
-			b, err := os.ReadFile(filepath.Join(*data, "admin-token"))
-			if err != nil {
-				return exitError{exitNoVerdict, fmt.Errorf("reconcile: no admin token: give --admin-token or $BOUNDED_ADMIN_TOKEN (%v)", err)}
-			}
-			cfg.token = strings.TrimSpace(string(b))
+		token, err := shopAdminToken(cfg.token, *data)
+		if err != nil {
+			return exitError{exitNoVerdict, fmt.Errorf("reconcile: %w", err)}
 		}
+		cfg.token = token
 		return m.reconcile(ctx, cfg)
 	}, nil
 }
