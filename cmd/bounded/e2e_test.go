@@ -22,6 +22,8 @@ func endToEnd(t *testing.T, startShop startFunc) {
 	// refunded or voided, retried), on the same shop.
 	t.Run("flows", func(t *testing.T) { endToEndFlows(t, s) })
 	t.Run("reconcile", func(t *testing.T) { reconcileShop(t, s) })
+	// The rebuild repairs what reconcile found broken.
+	t.Run("rebuild", func(t *testing.T) { rebuildShop(t, s) })
 }
 
 func endToEndFlows(t *testing.T, s *shop) {

@@ -26,13 +26,18 @@ type Progress struct {
 }
 
 // CaughtUp reports whether the consumer had applied every message the
-// stream held when StreamLastSeq was read: none pending, none awaiting an
-// acknowledgement, the floor at the stream's end. An acknowledgement is
-// sent after the handler's transaction committed (or the event was
-// dead-lettered, or skipped as a type the consumer does not handle), so a
-// caught-up consumer's database holds the effects of every such message.
+// stream held when StreamLastSeq was read: none pending and none awaiting
+// an acknowledgement (the consumer's figures are read after the stream's,
+// so a message newer than StreamLastSeq shows as pending). An
+// acknowledgement is sent after the handler's transaction committed (or
+// the event was dead-lettered, or skipped as a type the consumer does not
+// handle), so a caught-up consumer's database holds the effects of every
+// such message. The ack floor is not asked to reach StreamLastSeq: a
+// consumer started after a sequence (Config.StartSeq, as a rebuild
+// recreates Reporting's) has a floor of 0 on some servers (2.9) until it
+// acknowledges its first message.
 func (p Progress) CaughtUp() bool {
-	return p.Pending == 0 && p.AckPending == 0 && p.AckFloor >= p.StreamLastSeq
+	return p.Pending == 0 && p.AckPending == 0
 }
 
 // Progress asks JetStream where the consumer is: the stream's last
