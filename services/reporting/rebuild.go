@@ -323,6 +323,14 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 	}
 	s.dates.Clear()
 
+	if s.env.DB.Dialect() == sqldb.SQLite {
+		restore, err := s.replayCache(ctx)
+		if err != nil {
+			return err
+		}
+		defer restore()
+	}
+
 	r := &replay{s: s, id: id}
 	starts := map[string]uint64{}
 	for _, p := range plans {
@@ -364,6 +372,41 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 	return nil
 }
 
+// replayCacheKiB is SQLite's page cache while a replay writes (its
+// default is 2 MiB): a replay's upserts land all over the tables and
+// indexes of a warehouse far larger than that, and every page that falls
+// out of the cache is read again from the file. The cache is memory only:
+// the durability of each chunk's commit does not change.
+const replayCacheKiB = 256 << 10
+
+// replayCache sets the writer's page cache for a replay and returns what
+// restores the one it had (on a fresh context: it runs however the
+// replay ended).
+func (s *reporting) replayCache(ctx context.Context) (func(), error) {
+	var was int64
+	err := s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+		if err := tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&was); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -replayCacheKiB))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay cache: %w", err)
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := s.env.DB.Transact(rctx, func(tx *sqldb.Tx) error {
+			_, err := tx.ExecContext(rctx, fmt.Sprintf(`PRAGMA cache_size = %d`, was))
+			return err
+		})
+		if err != nil {
+			s.log.Warn("rebuild: restore the page cache", "err", err)
+		}
+	}, nil
+}
+
 // replay applies streams' events to the warehouse in large transactions.
 type replay struct {
 	s       *reporting
@@ -401,7 +444,7 @@ func (r *replay) stream(ctx context.Context, js jetstream.JetStream, c service.C
 		return err
 	}
 	defer it.Stop()
-	chunks := make(chan []replayed, 2)
+	chunks := make(chan prepared, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(chunks)
@@ -411,7 +454,7 @@ func (r *replay) stream(ctx context.Context, js jetstream.JetStream, c service.C
 				return true
 			}
 			select {
-			case chunks <- chunk:
+			case chunks <- r.prepare(ctx, chunk):
 				chunk = make([]replayed, 0, replayChunk)
 				return true
 			case <-ctx.Done():
@@ -453,16 +496,56 @@ func (r *replay) stream(ctx context.Context, js jetstream.JetStream, c service.C
 		}
 	}()
 	for chunk := range chunks {
-		if err := r.apply(ctx, c, chunk); err != nil {
+		if err := r.apply(ctx, c, chunk.events, chunk.rows); err != nil {
 			return err
 		}
 	}
 	return <-readErr
 }
 
-// apply applies one chunk in one transaction, or, when that fails, each
-// event in its own, dead-lettering those a handler refuses for good.
-func (r *replay) apply(ctx context.Context, c service.ConsumerInfo, chunk []replayed) error {
+// prepared is a chunk of events and the rows their handlers wrote, or
+// nil rows when one of them failed (the chunk is then applied one event
+// at a time).
+type prepared struct {
+	events []replayed
+	rows   *writeBuffer
+}
+
+// prepare runs a chunk's handlers into a buffer, on the reading goroutine:
+// they write nothing but the buffer (see writeBuffer), so the applying
+// goroutine's only work is to flush it, and the two run on two cores.
+func (r *replay) prepare(ctx context.Context, chunk []replayed) prepared {
+	b := newWriteBuffer(r.s.env.DB.Dialect())
+	bctx := withBuffer(context.WithValue(ctx, replayKey{}, true), b)
+	for i := range chunk {
+		if chunk[i].err != nil {
+			return prepared{events: chunk}
+		}
+		if err := r.s.replayOne(bctx, nil, chunk[i].e); err != nil {
+			return prepared{events: chunk}
+		}
+	}
+	return prepared{events: chunk, rows: b}
+}
+
+// flushed writes b's rows in tx and remembers its dates once tx commits.
+func (s *reporting) flushed(ctx context.Context, tx *sqldb.Tx, b *writeBuffer) error {
+	if err := b.flush(ctx, tx); err != nil {
+		return err
+	}
+	dates := b.dates
+	tx.AfterCommit(func() {
+		for _, k := range dates {
+			s.dates.Store(k, true)
+		}
+	})
+	return nil
+}
+
+// apply writes one chunk's rows in one transaction, or, when its handlers
+// or that transaction fail, applies each event in its own, dead-lettering
+// those a handler refuses for good.
+func (r *replay) apply(ctx context.Context, c service.ConsumerInfo, chunk []replayed, rows *writeBuffer) error {
 	s := r.s
 	rctx := context.WithValue(ctx, replayKey{}, true)
 	progress := func(tx *sqldb.Tx, applied int64) error {
@@ -470,17 +553,15 @@ func (r *replay) apply(ctx context.Context, c service.ConsumerInfo, chunk []repl
 			applied, dbTime(tx.Dialect(), now()), r.id)
 	}
 	n := int64(len(chunk))
-	err := s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
-		for i := range chunk {
-			if chunk[i].err != nil {
-				return chunk[i].err
-			}
-			if err := s.replayOne(rctx, tx, chunk[i].e); err != nil {
+	err := errors.New("a handler failed")
+	if rows != nil {
+		err = s.env.DB.Transact(ctx, func(tx *sqldb.Tx) error {
+			if err := s.flushed(ctx, tx, rows); err != nil {
 				return err
 			}
-		}
-		return progress(tx, r.applied+n)
-	})
+			return progress(tx, r.applied+n)
+		})
+	}
 	if err == nil {
 		r.applied += n
 		return nil
@@ -494,7 +575,11 @@ func (r *replay) apply(ctx context.Context, c service.ConsumerInfo, chunk []repl
 			if m.err != nil {
 				return m.err
 			}
-			if err := s.replayOne(rctx, tx, m.e); err != nil {
+			b := newWriteBuffer(tx.Dialect())
+			if err := s.replayOne(withBuffer(rctx, b), tx, m.e); err != nil {
+				return err
+			}
+			if err := s.flushed(ctx, tx, b); err != nil {
 				return err
 			}
 			return progress(tx, r.applied+1)

@@ -109,13 +109,15 @@ func (s *reporting) ensureDate(ctx context.Context, tx *sqldb.Tx, t time.Time) e
 	if wd == 0 {
 		wd = 7
 	}
-	err := exec(ctx, tx, `INSERT INTO dim_date (date_key, day, year, month, day_of_month, iso_week, weekday)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		key, u.Format(time.DateOnly), u.Year(), int(u.Month()), u.Day(), week, wd)
+	err := write(ctx, tx, writeDate, key, u.Format(time.DateOnly), u.Year(), int(u.Month()), u.Day(), week, wd)
 	if err != nil {
 		return fmt.Errorf("date %d: %w", key, err)
 	}
 	// Remembered only once committed: a rolled-back insert is not there.
+	if b, ok := ctx.Value(bufferKey{}).(*writeBuffer); ok {
+		b.dates = append(b.dates, key)
+		return nil
+	}
 	tx.AfterCommit(func() { s.dates.Store(key, true) })
 	return nil
 }
@@ -130,13 +132,7 @@ type product struct {
 // upsertProduct stores p over an inferred row or an older version; an
 // older or equal version than the one kept changes nothing.
 func upsertProduct(ctx context.Context, tx *sqldb.Tx, p product) error {
-	err := exec(ctx, tx, `INSERT INTO dim_product (sku, name, category, price_cents, currency, active, version, inferred)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, false)
-		ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category,
-			price_cents = excluded.price_cents, currency = excluded.currency, active = excluded.active,
-			version = excluded.version, inferred = false
-		WHERE dim_product.inferred OR dim_product.version < excluded.version`,
-		p.SKU, p.Name, nullStr(p.Category), p.PriceCents, p.Currency, p.Active, p.Version)
+	err := write(ctx, tx, writeProduct, p.SKU, p.Name, nullStr(p.Category), p.PriceCents, p.Currency, p.Active, p.Version, false)
 	if err != nil {
 		return fmt.Errorf("product %s: %w", p.SKU, err)
 	}
@@ -150,16 +146,14 @@ func upsertProduct(ctx context.Context, tx *sqldb.Tx, p product) error {
 // names before Catalog's event about it has arrived (or one Catalog never
 // announced). Its attributes stay NULL until the real event fills them.
 func inferProduct(ctx context.Context, tx *sqldb.Tx, sku string) error {
-	if err := exec(ctx, tx, `INSERT INTO dim_product (sku, inferred) VALUES ($1, true) ON CONFLICT DO NOTHING`, sku); err != nil {
+	if err := write(ctx, tx, writeProductInferred, sku, true); err != nil {
 		return fmt.Errorf("inferred product %s: %w", sku, err)
 	}
 	return nil
 }
 
 func upsertCategory(ctx context.Context, tx *sqldb.Tx, slug, name string, version int64) error {
-	err := exec(ctx, tx, `INSERT INTO dim_category (slug, name, version, inferred) VALUES ($1, $2, $3, false)
-		ON CONFLICT (slug) DO UPDATE SET name = excluded.name, version = excluded.version, inferred = false
-		WHERE dim_category.inferred OR dim_category.version < excluded.version`, slug, name, version)
+	err := write(ctx, tx, writeCategory, slug, name, version, false)
 	if err != nil {
 		return fmt.Errorf("category %s: %w", slug, err)
 	}
@@ -167,7 +161,7 @@ func upsertCategory(ctx context.Context, tx *sqldb.Tx, slug, name string, versio
 }
 
 func inferCategory(ctx context.Context, tx *sqldb.Tx, slug string) error {
-	if err := exec(ctx, tx, `INSERT INTO dim_category (slug, inferred) VALUES ($1, true) ON CONFLICT DO NOTHING`, slug); err != nil {
+	if err := write(ctx, tx, writeCategoryInferred, slug, true); err != nil {
 		return fmt.Errorf("inferred category %s: %w", slug, err)
 	}
 	return nil
@@ -189,24 +183,8 @@ type orderFacts struct {
 }
 
 func upsertFactOrder(ctx context.Context, tx *sqldb.Tx, f orderFacts) error {
-	d := tx.Dialect()
-	err := exec(ctx, tx, `INSERT INTO fact_order (order_id, customer_email, total_cents, currency,
-			confirmed_at, confirmed_date_key, paid_at, reserved_at, shipped_at,
-			cancelled_at, cancelled_date_key, cancel_reason, cancel_previous)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (order_id) DO UPDATE SET
-			customer_email = COALESCE(excluded.customer_email, fact_order.customer_email),
-			total_cents = COALESCE(excluded.total_cents, fact_order.total_cents),
-			currency = COALESCE(excluded.currency, fact_order.currency),
-			confirmed_at = COALESCE(excluded.confirmed_at, fact_order.confirmed_at),
-			confirmed_date_key = COALESCE(excluded.confirmed_date_key, fact_order.confirmed_date_key),
-			paid_at = COALESCE(excluded.paid_at, fact_order.paid_at),
-			reserved_at = COALESCE(excluded.reserved_at, fact_order.reserved_at),
-			shipped_at = COALESCE(excluded.shipped_at, fact_order.shipped_at),
-			cancelled_at = COALESCE(excluded.cancelled_at, fact_order.cancelled_at),
-			cancelled_date_key = COALESCE(excluded.cancelled_date_key, fact_order.cancelled_date_key),
-			cancel_reason = COALESCE(excluded.cancel_reason, fact_order.cancel_reason),
-			cancel_previous = COALESCE(excluded.cancel_previous, fact_order.cancel_previous)`,
+	d := dialectOf(ctx, tx)
+	err := write(ctx, tx, writeFactOrder,
 		f.OrderID, nullStr(f.CustomerEmail), nullInt(f.TotalCents, f.HasTotal), nullStr(f.Currency),
 		dbTime(d, f.Confirmed), nullKey(f.Confirmed), dbTime(d, f.Paid), dbTime(d, f.Reserved), dbTime(d, f.Shipped),
 		dbTime(d, f.Cancelled), nullKey(f.Cancelled), nullStr(f.CancelReason), nullStr(f.CancelPrevious))
@@ -224,11 +202,9 @@ type orderLine struct {
 }
 
 func insertOrderLine(ctx context.Context, tx *sqldb.Tx, orderID string, l orderLine) error {
-	err := exec(ctx, tx, `INSERT INTO fact_order_line (order_id, line_no, sku, product_name, quantity, unit_price_cents,
-			amount_cents, currency, confirmed_at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+	err := write(ctx, tx, writeOrderLine,
 		orderID, l.LineNo, l.SKU, l.Name, l.Quantity, l.UnitPrice, l.Quantity*l.UnitPrice, l.Currency,
-		dbTime(tx.Dialect(), l.ConfirmedAt), dateKey(l.ConfirmedAt))
+		dbTime(dialectOf(ctx, tx), l.ConfirmedAt), dateKey(l.ConfirmedAt))
 	if err != nil {
 		return fmt.Errorf("order %s line %d: %w", orderID, l.LineNo, err)
 	}
@@ -242,9 +218,8 @@ type checkout struct {
 }
 
 func insertCheckout(ctx context.Context, tx *sqldb.Tx, c checkout) error {
-	err := exec(ctx, tx, `INSERT INTO fact_checkout (cart_id, order_id, customer_email, units, value_cents, currency, checked_out_at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		c.CartID, c.OrderID, c.CustomerEmail, c.Units, c.ValueCents, c.Currency, dbTime(tx.Dialect(), c.At), dateKey(c.At))
+	err := write(ctx, tx, writeCheckout,
+		c.CartID, c.OrderID, c.CustomerEmail, c.Units, c.ValueCents, c.Currency, dbTime(dialectOf(ctx, tx), c.At), dateKey(c.At))
 	if err != nil {
 		return fmt.Errorf("checkout of cart %s: %w", c.CartID, err)
 	}
@@ -263,9 +238,8 @@ func insertPayment(ctx context.Context, tx *sqldb.Tx, p payment) error {
 	if p.Attempts > 0 {
 		attempts = p.Attempts
 	}
-	err := exec(ctx, tx, `INSERT INTO fact_payment (payment_id, outcome, order_id, amount_cents, currency, reason, attempts, at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		p.PaymentID, p.Outcome, p.OrderID, p.AmountCents, p.Currency, nullStr(p.Reason), attempts, dbTime(tx.Dialect(), p.At), dateKey(p.At))
+	err := write(ctx, tx, writePayment,
+		p.PaymentID, p.Outcome, p.OrderID, p.AmountCents, p.Currency, nullStr(p.Reason), attempts, dbTime(dialectOf(ctx, tx), p.At), dateKey(p.At))
 	if err != nil {
 		return fmt.Errorf("payment %s %s: %w", p.PaymentID, p.Outcome, err)
 	}
@@ -279,9 +253,8 @@ type refund struct {
 }
 
 func insertRefund(ctx context.Context, tx *sqldb.Tx, r refund) error {
-	err := exec(ctx, tx, `INSERT INTO fact_refund (refund_id, payment_id, order_id, amount_cents, currency, reason, refunded_at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		r.RefundID, r.PaymentID, r.OrderID, r.AmountCents, r.Currency, nullStr(r.Reason), dbTime(tx.Dialect(), r.At), dateKey(r.At))
+	err := write(ctx, tx, writeRefund,
+		r.RefundID, r.PaymentID, r.OrderID, r.AmountCents, r.Currency, nullStr(r.Reason), dbTime(dialectOf(ctx, tx), r.At), dateKey(r.At))
 	if err != nil {
 		return fmt.Errorf("refund %s: %w", r.RefundID, err)
 	}
@@ -295,9 +268,8 @@ type reservation struct {
 }
 
 func insertReservation(ctx context.Context, tx *sqldb.Tx, r reservation) error {
-	err := exec(ctx, tx, `INSERT INTO fact_reservation (order_id, outcome, reservation_id, reason, units, at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		r.OrderID, r.Outcome, nullStr(r.ReservationID), nullStr(r.Reason), r.Units, dbTime(tx.Dialect(), r.At), dateKey(r.At))
+	err := write(ctx, tx, writeReservation,
+		r.OrderID, r.Outcome, nullStr(r.ReservationID), nullStr(r.Reason), r.Units, dbTime(dialectOf(ctx, tx), r.At), dateKey(r.At))
 	if err != nil {
 		return fmt.Errorf("reservation of order %s %s: %w", r.OrderID, r.Outcome, err)
 	}
@@ -311,9 +283,8 @@ type stockout struct {
 }
 
 func insertStockout(ctx context.Context, tx *sqldb.Tx, so stockout) error {
-	err := exec(ctx, tx, `INSERT INTO fact_stockout (order_id, sku, reason, requested, available, failed_at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		so.OrderID, so.SKU, so.Reason, so.Requested, so.Available, dbTime(tx.Dialect(), so.At), dateKey(so.At))
+	err := write(ctx, tx, writeStockout,
+		so.OrderID, so.SKU, so.Reason, so.Requested, so.Available, dbTime(dialectOf(ctx, tx), so.At), dateKey(so.At))
 	if err != nil {
 		return fmt.Errorf("stock-out of order %s %s: %w", so.OrderID, so.SKU, err)
 	}
@@ -328,17 +299,8 @@ type shipmentFacts struct {
 }
 
 func upsertShipment(ctx context.Context, tx *sqldb.Tx, f shipmentFacts) error {
-	d := tx.Dialect()
-	err := exec(ctx, tx, `INSERT INTO fact_shipment (shipment_id, order_id, package, units, created_at, created_date_key,
-			dispatched_at, dispatched_date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (shipment_id) DO UPDATE SET
-			package = COALESCE(excluded.package, fact_shipment.package),
-			units = COALESCE(excluded.units, fact_shipment.units),
-			created_at = COALESCE(excluded.created_at, fact_shipment.created_at),
-			created_date_key = COALESCE(excluded.created_date_key, fact_shipment.created_date_key),
-			dispatched_at = COALESCE(excluded.dispatched_at, fact_shipment.dispatched_at),
-			dispatched_date_key = COALESCE(excluded.dispatched_date_key, fact_shipment.dispatched_date_key)`,
+	d := dialectOf(ctx, tx)
+	err := write(ctx, tx, writeShipment,
 		f.ShipmentID, f.OrderID, nullStr(f.Package), f.Units, dbTime(d, f.Created), nullKey(f.Created),
 		dbTime(d, f.Dispatched), nullKey(f.Dispatched))
 	if err != nil {
@@ -364,11 +326,9 @@ func (m stockMovement) key() string {
 }
 
 func insertStockMovement(ctx context.Context, tx *sqldb.Tx, m stockMovement) error {
-	err := exec(ctx, tx, `INSERT INTO fact_stock_movement (movement_key, sku, reason, ref, delta_on_hand, delta_reserved,
-			on_hand, reserved, changed_at, date_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+	err := write(ctx, tx, writeStockMovement,
 		m.key(), m.SKU, m.Reason, nullStr(m.Ref), m.DeltaOnHand, m.DeltaReserved, m.OnHand, m.Reserved,
-		dbTime(tx.Dialect(), m.At), dateKey(m.At))
+		dbTime(dialectOf(ctx, tx), m.At), dateKey(m.At))
 	if err != nil {
 		return fmt.Errorf("stock movement %s: %w", m.key(), err)
 	}
@@ -385,20 +345,8 @@ type purchaseOrderFacts struct {
 }
 
 func upsertPurchaseOrder(ctx context.Context, tx *sqldb.Tx, f purchaseOrderFacts) error {
-	d := tx.Dialect()
-	err := exec(ctx, tx, `INSERT INTO fact_purchase_order (purchase_order_id, sku, quantity, placed_at, placed_date_key,
-			flagged_at, flagged_date_key, missing, received_at, received_date_key, received_quantity)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (purchase_order_id) DO UPDATE SET
-			quantity = COALESCE(excluded.quantity, fact_purchase_order.quantity),
-			placed_at = COALESCE(excluded.placed_at, fact_purchase_order.placed_at),
-			placed_date_key = COALESCE(excluded.placed_date_key, fact_purchase_order.placed_date_key),
-			flagged_at = COALESCE(excluded.flagged_at, fact_purchase_order.flagged_at),
-			flagged_date_key = COALESCE(excluded.flagged_date_key, fact_purchase_order.flagged_date_key),
-			missing = COALESCE(excluded.missing, fact_purchase_order.missing),
-			received_at = COALESCE(excluded.received_at, fact_purchase_order.received_at),
-			received_date_key = COALESCE(excluded.received_date_key, fact_purchase_order.received_date_key),
-			received_quantity = COALESCE(excluded.received_quantity, fact_purchase_order.received_quantity)`,
+	d := dialectOf(ctx, tx)
+	err := write(ctx, tx, writePurchaseOrder,
 		f.ID, f.SKU, nullInt(f.Quantity, f.HasQuantity), dbTime(d, f.Placed), nullKey(f.Placed),
 		dbTime(d, f.Flagged), nullKey(f.Flagged), nullStr(f.Missing),
 		dbTime(d, f.ReceivedAt), nullKey(f.ReceivedAt), nullInt(f.Received, f.HasReceived))
@@ -414,15 +362,12 @@ func upsertPurchaseOrder(ctx context.Context, tx *sqldb.Tx, f purchaseOrderFacts
 // consumer take the stream's row before anything else and cannot
 // deadlock each other.
 func advanceWatermark(ctx context.Context, tx *sqldb.Tx, stream, eventID string, eventAt, appliedAt time.Time) error {
-	d := tx.Dialect()
-	err := exec(ctx, tx, `INSERT INTO watermarks (stream, events_applied, last_event_at, last_event_id, last_applied_at)
-		VALUES ($1, 1, $2, $3, $4)
-		ON CONFLICT (stream) DO UPDATE SET
-			events_applied = watermarks.events_applied + 1,
-			last_event_id = CASE WHEN excluded.last_event_at >= watermarks.last_event_at THEN excluded.last_event_id ELSE watermarks.last_event_id END,
-			last_event_at = CASE WHEN excluded.last_event_at >= watermarks.last_event_at THEN excluded.last_event_at ELSE watermarks.last_event_at END,
-			last_applied_at = excluded.last_applied_at`,
-		stream, dbTime(d, eventAt), eventID, dbTime(d, appliedAt))
+	d := dialectOf(ctx, tx)
+	if b, ok := ctx.Value(bufferKey{}).(*writeBuffer); ok {
+		b.addWatermark(stream, eventID, eventAt, appliedAt)
+		return nil
+	}
+	err := write(ctx, tx, writeWatermark, stream, 1, dbTime(d, eventAt), eventID, dbTime(d, appliedAt))
 	if err != nil {
 		return fmt.Errorf("watermark of %s: %w", stream, err)
 	}
@@ -443,23 +388,8 @@ type historyFacts struct {
 // upsertHistory applies f to the order's read-model row and stamps it with
 // the event's creation time and the time it is applied.
 func upsertHistory(ctx context.Context, tx *sqldb.Tx, f historyFacts, eventAt, appliedAt time.Time) error {
-	d := tx.Dialect()
-	err := exec(ctx, tx, `INSERT INTO order_history (order_id, customer_email, total_cents, currency, items,
-			confirmed_at, paid_at, reserved_at, shipped_at, cancelled_at, cancel_reason, last_event_at, applied_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (order_id) DO UPDATE SET
-			customer_email = COALESCE(excluded.customer_email, order_history.customer_email),
-			total_cents = COALESCE(excluded.total_cents, order_history.total_cents),
-			currency = COALESCE(excluded.currency, order_history.currency),
-			items = COALESCE(excluded.items, order_history.items),
-			confirmed_at = COALESCE(excluded.confirmed_at, order_history.confirmed_at),
-			paid_at = COALESCE(excluded.paid_at, order_history.paid_at),
-			reserved_at = COALESCE(excluded.reserved_at, order_history.reserved_at),
-			shipped_at = COALESCE(excluded.shipped_at, order_history.shipped_at),
-			cancelled_at = COALESCE(excluded.cancelled_at, order_history.cancelled_at),
-			cancel_reason = COALESCE(excluded.cancel_reason, order_history.cancel_reason),
-			last_event_at = excluded.last_event_at,
-			applied_at = excluded.applied_at`,
+	d := dialectOf(ctx, tx)
+	err := write(ctx, tx, writeHistory,
 		f.OrderID, nullStr(f.CustomerEmail), nullInt(f.TotalCents, f.HasTotal), nullStr(f.Currency), nullStr(f.Items),
 		dbTime(d, f.Confirmed), dbTime(d, f.Paid), dbTime(d, f.Reserved), dbTime(d, f.Shipped), dbTime(d, f.Cancelled),
 		nullStr(f.CancelReason), dbTime(d, eventAt), dbTime(d, appliedAt))
@@ -479,13 +409,12 @@ type historyEntry struct {
 }
 
 func insertHistoryEntry(ctx context.Context, tx *sqldb.Tx, h historyEntry, eventAt, appliedAt time.Time) error {
-	d := tx.Dialect()
+	d := dialectOf(ctx, tx)
 	key := h.Kind
 	if h.Ref != "" {
 		key += ":" + h.Ref
 	}
-	err := exec(ctx, tx, `INSERT INTO order_history_entries (order_id, entry_key, kind, ref, at, amount_cents, detail, event_at, applied_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+	err := write(ctx, tx, writeHistoryEntry,
 		h.OrderID, key, h.Kind, nullStr(h.Ref), dbTime(d, h.At), nullInt(h.AmountCents, h.HasAmount), nullStr(h.Detail),
 		dbTime(d, eventAt), dbTime(d, appliedAt))
 	if err != nil {
