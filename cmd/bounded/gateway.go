@@ -79,6 +79,16 @@ func (c *child) start() (exited chan error, err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.cfg.service, err)
 	}
+	// Known to stop at once, before it serves: a stop that comes while it
+	// starts (a restart under way) must reach this process, not only the
+	// one that died.
+	c.mu.Lock()
+	c.cmd = cmd
+	stopping := c.stopping
+	c.mu.Unlock()
+	if stopping {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
 	tail := &tailWriter{max: 20}
 	copied := make(chan struct{})
 	go func() {
@@ -191,6 +201,10 @@ func (c *child) stop(grace time.Duration) {
 	select {
 	case <-c.done:
 	case <-time.After(grace):
+		// The process now (a restart may have begun after the signal).
+		c.mu.Lock()
+		cmd = c.cmd
+		c.mu.Unlock()
 		if cmd != nil {
 			_ = cmd.Process.Kill()
 		}
