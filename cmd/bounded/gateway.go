@@ -342,9 +342,21 @@ func (g *gateway) names() []string {
 // deadLetters gathers every service's dead letters (or one service's),
 // asking one process of each: replicas share their database.
 func (g *gateway) deadLetters(w http.ResponseWriter, r *http.Request) error {
+	all, err := g.gather(r, "/ops/dead-letters", "dead_letters", "the dead letters")
+	if err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": all, "count": len(all)})
+}
+
+// gather asks one process of every service (or of the one ?service=
+// names) for path, and joins the lists under field of their answers. A
+// service that cannot answer fails the whole answer: a partial list would
+// read as "none" where there may be some (what names them in the error).
+func (g *gateway) gather(r *http.Request, path, field, what string) ([]json.RawMessage, error) {
 	only := r.URL.Query().Get("service")
 	if only != "" && !g.has(only) {
-		return httpapi.Errorf(httpapi.ErrNotFound, "no service %q; services: %v", only, g.names())
+		return nil, httpapi.Errorf(httpapi.ErrNotFound, "no service %q; services: %v", only, g.names())
 	}
 	all := []json.RawMessage{}
 	var unavailable []string
@@ -352,21 +364,17 @@ func (g *gateway) deadLetters(w http.ResponseWriter, r *http.Request) error {
 		if only != "" && name != only {
 			continue
 		}
-		var v struct {
-			DeadLetters []json.RawMessage `json:"dead_letters"`
-		}
-		if err := g.getJSON(r.Context(), g.pick(name), "/ops/dead-letters", r.Header.Get("Authorization"), &v); err != nil {
+		var v map[string][]json.RawMessage
+		if err := g.getJSON(r.Context(), g.pick(name), path, r.Header.Get("Authorization"), &v); err != nil {
 			unavailable = append(unavailable, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
-		all = append(all, v.DeadLetters...)
+		all = append(all, v[field]...)
 	}
 	if len(unavailable) > 0 {
-		// A partial list would read as "no dead letters" where there may
-		// be some: say which services could not answer.
-		return httpapi.Errorf(httpapi.ErrUnavailable, "could not list the dead letters of %s", strings.Join(unavailable, "; "))
+		return nil, httpapi.Errorf(httpapi.ErrUnavailable, "could not read %s of %s", what, strings.Join(unavailable, "; "))
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"dead_letters": all, "count": len(all)})
+	return all, nil
 }
 
 // getJSON GETs path from c's process.
