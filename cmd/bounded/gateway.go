@@ -364,12 +364,21 @@ func (g *gateway) gather(r *http.Request, path, field, what string) ([]json.RawM
 		if only != "" && name != only {
 			continue
 		}
-		var v map[string][]json.RawMessage
+		// The answer holds more than the list (a count, say): decode
+		// only the field asked for.
+		var v map[string]json.RawMessage
 		if err := g.getJSON(r.Context(), g.pick(name), path, r.Header.Get("Authorization"), &v); err != nil {
 			unavailable = append(unavailable, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
-		all = append(all, v[field]...)
+		var list []json.RawMessage
+		if raw, ok := v[field]; ok {
+			if err := json.Unmarshal(raw, &list); err != nil {
+				unavailable = append(unavailable, fmt.Sprintf("%s: %s: %v", name, field, err))
+				continue
+			}
+		}
+		all = append(all, list...)
 	}
 	if len(unavailable) > 0 {
 		return nil, httpapi.Errorf(httpapi.ErrUnavailable, "could not read %s of %s", what, strings.Join(unavailable, "; "))
