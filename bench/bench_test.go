@@ -150,6 +150,19 @@ func checkDrain(t *testing.T, r *bench.DrainResult, events int) {
 	if r.PerSecond <= 0 || r.Seconds <= 0 || r.FirstReceiptMS < 0 || r.FirstReceiptMS > r.Seconds*1000 {
 		t.Errorf("%s drain: %.0f/s over %.3fs, first receipt at %.1f ms", r.Engine, r.PerSecond, r.Seconds, r.FirstReceiptMS)
 	}
+	checkRelayWork(t, r.Engine+" drain", r.Relay, int64(events))
+}
+
+// checkRelayWork checks the relay's counters: every event published, at
+// least one claim and one delete, and no more deletes than events. A
+// claim per event is what a live relay does; a wake-up that comes during
+// a read can cost a read that finds nothing, so a claim count up to twice
+// the events passes here (relay's TestOneClaimPerWakeUp checks it closer).
+func checkRelayWork(t *testing.T, what string, w bench.RelayWork, events int64) {
+	t.Helper()
+	if w.Published != events || w.Claims < 1 || w.Claims > 2*events+10 || w.Deletes < 1 || w.Deletes > events {
+		t.Errorf("%s: relay published %d of %d events in %d claims and %d deletes", what, w.Published, events, w.Claims, w.Deletes)
+	}
 }
 
 func checkLive(t *testing.T, r *bench.LiveResult) {
@@ -180,6 +193,7 @@ func checkLive(t *testing.T, r *bench.LiveResult) {
 	if r.AchievedRate <= 0 {
 		t.Errorf("%s live: achieved %.0f/s", r.Engine, r.AchievedRate)
 	}
+	checkRelayWork(t, r.Engine+" live", r.Relay, total)
 }
 
 func checkWriters(t *testing.T, r *bench.WritersResult) {
@@ -205,6 +219,7 @@ func checkWriters(t *testing.T, r *bench.WritersResult) {
 	if len(r.Backlog) == 0 || r.BacklogFinal != 0 {
 		t.Errorf("%s writers: %d backlog samples, final backlog %d; want samples and a drained outbox", r.Engine, len(r.Backlog), r.BacklogFinal)
 	}
+	checkRelayWork(t, r.Engine+" writers", r.Relay, r.Events)
 	for _, b := range r.Backlog {
 		if b.Events > r.BacklogMax || b.Events < 0 {
 			t.Errorf("%s writers: sample %+v beyond max %d", r.Engine, b, r.BacklogMax)

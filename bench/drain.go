@@ -30,6 +30,8 @@ type DrainResult struct {
 	// BacklogAfter is the outbox's backlog once the relay had deleted what
 	// it published (0 when all went well).
 	BacklogAfter int64 `json:"backlog_after"`
+	// Relay is what the relay did: its claims and deletes.
+	Relay RelayWork `json:"relay"`
 }
 
 // drain records r.cfg.Events events into a fresh outbox of engine d,
@@ -78,7 +80,7 @@ func (r *runner) drain(ctx context.Context, d sqldb.Dialect) (*DrainResult, erro
 		}
 		counter = r.prog.step(res.Engine+": relay draining the backlog", "events received", int64(n))
 		start := time.Since(base)
-		stop, err := r.startRelay(s, ob, stream)
+		rl, err := r.startRelay(s, ob, stream)
 		if err != nil {
 			return nil, err
 		}
@@ -107,8 +109,11 @@ func (r *runner) drain(ctx context.Context, d sqldb.Dialect) (*DrainResult, erro
 			res.BacklogAfter = n
 			return berr == nil && n == 0
 		})
-		if err := stop(); err != nil {
+		if err := rl.stop(); err != nil {
 			return res, fmt.Errorf("relay: %w", err)
+		}
+		if res.Relay, err = rl.work(); err != nil {
+			return res, err
 		}
 		if err != nil {
 			return res, fmt.Errorf("outbox still holds %d events after the drain: %w", res.BacklogAfter, err)

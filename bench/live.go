@@ -54,6 +54,8 @@ type LiveResult struct {
 	// commit return (the relay can see a row as soon as the server has
 	// committed it); their latency counts as negative.
 	EarlyReceipts int64 `json:"early_receipts"`
+	// Relay is what the relay did: its claims and deletes.
+	Relay RelayWork `json:"relay"`
 }
 
 // live writes r.cfg.Rate events per second for r.cfg.Duration into a fresh
@@ -120,7 +122,8 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		}); err != nil {
 			return nil, err
 		}
-		if _, err := r.startRelay(s, ob, stream); err != nil {
+		rl, err := r.startRelay(s, ob, stream)
+		if err != nil {
 			return nil, err
 		}
 
@@ -180,6 +183,9 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		err = waitFor(ctx, r.cfg.StallTimeout, progressOf(c), allIn(total))
 		r.prog.end("")
 		res.Received, res.Handled = rc.received.Load(), handled.Load()
+		if w, werr := rl.work(); werr == nil {
+			res.Relay = w // the warm-up's events and claims included
+		}
 		if err != nil {
 			return res, fmt.Errorf("%d received, %d handled of %d (%s): %w", res.Received, res.Handled, total, r.whereAre(ob, stream.Name), err)
 		}

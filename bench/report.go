@@ -415,8 +415,8 @@ func (rep *Report) notes(group string) []string {
 		for _, d := range []*DrainResult{ifOK(rep, PhaseDrainPostgres, rep.DrainPostgres), ifOK(rep, PhaseDrainSQLite, rep.DrainSQLite)} {
 			if d != nil {
 				out = append(out, fmt.Sprintf("%s: %s events recorded %d per transaction in %.1f s before the relay started; an ordered consumer received "+
-					"%s (each once) in %.2f s; first event received %.1f ms after the relay's start.",
-					d.Engine, thousands(float64(d.Events)), s.RecordBatch, d.RecordSeconds, thousands(float64(d.Received)), d.Seconds, d.FirstReceiptMS))
+					"%s (each once) in %.2f s; first event received %.1f ms after the relay's start. The relay: %s.",
+					d.Engine, thousands(float64(d.Events)), s.RecordBatch, d.RecordSeconds, thousands(float64(d.Received)), d.Seconds, d.FirstReceiptMS, d.Relay))
 			}
 		}
 	case GroupLive:
@@ -424,9 +424,10 @@ func (rep *Report) notes(group string) []string {
 			if l != nil {
 				out = append(out, fmt.Sprintf("%s: %s events at %s/s, each its own transaction (a domain row and its event), paced by %d writers; "+
 					"the clock starts when the writer's commit returns. Commit → received: %s. Commit → handled (inbox transaction committed): %s. "+
-					"Where the time goes: commit → the relay's publish seen on the wire %s; publish → received %s. Writer's own transaction: p50 %.2f, p99 %.2f ms.",
+					"Where the time goes: commit → the relay's publish seen on the wire %s; publish → received %s. Writer's own transaction: p50 %.2f, p99 %.2f ms. "+
+					"The relay, warm-up included: %s.",
 					l.Engine, thousands(float64(l.Events)), thousands(l.OfferedRate), s.LiveWriters,
-					pct(l.Receipt), pct(l.Handling), pct(l.Published), pct(l.Stored), l.Commit.P50, l.Commit.P99))
+					pct(l.Receipt), pct(l.Handling), pct(l.Published), pct(l.Stored), l.Commit.P50, l.Commit.P99, l.Relay))
 			}
 		}
 	case GroupWriters:
@@ -435,12 +436,13 @@ func (rep *Report) notes(group string) []string {
 				out = append(out, fmt.Sprintf("%s: %d writers; one domain row per transaction (the raw figure), one domain row and its outbox event without a relay, "+
 					"and the same with the relay running, measured in %d interleaved rounds of %s each, every run on a fresh database; each figure is the median "+
 					"of its rounds (raw %s/s; no relay %s/s; relay %s/s). Commit p50/p99: %.2f/%.2f, %.2f/%.2f and %.2f/%.2f ms. "+
-					"Backlog sampled every 250 ms; after the writers stopped it drained in at most %.0f ms; the streams hold %s events, one per commit.",
+					"Backlog sampled every 250 ms; after the writers stopped it drained in at most %.0f ms; the streams hold %s events, one per commit. "+
+					"The relays: %s.",
 					w.Engine, w.Writers, s.WriterRounds, secs(s.DurationSeconds/float64(max(1, s.WriterRounds))),
 					joinRates(w.Baseline.Rounds), joinRates(w.OutboxNoRelay.Rounds), joinRates(w.Outbox.Rounds),
 					w.Baseline.Latency.P50, w.Baseline.Latency.P99,
 					w.OutboxNoRelay.Latency.P50, w.OutboxNoRelay.Latency.P99,
-					w.Outbox.Latency.P50, w.Outbox.Latency.P99, w.DrainMS, thousands(float64(w.StreamMsgs))))
+					w.Outbox.Latency.P50, w.Outbox.Latency.P99, w.DrainMS, thousands(float64(w.StreamMsgs)), w.Relay))
 			}
 		}
 	}

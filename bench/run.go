@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/outbox"
@@ -331,25 +332,28 @@ func newOutbox(ctx context.Context, db *sqldb.DB) (*outbox.Outbox, error) {
 }
 
 // startRelay runs a relay of ob to stream on a NATS connection of its own
-// until s closes (or the returned stop is called). Settings are the relay's
-// defaults, except the window, which is set to r.cfg.Window (DefaultWindow
-// unless configured) so that it is by construction the raw publisher's.
-func (r *runner) startRelay(s *scope, ob *outbox.Outbox, stream jetstream.StreamConfig) (stop func() error, err error) {
+// until s closes (or the returned run's stop is called). Settings are the
+// relay's defaults, except the window, which is set to r.cfg.Window
+// (DefaultWindow unless configured) so that it is by construction the raw
+// publisher's.
+func (r *runner) startRelay(s *scope, ob *outbox.Outbox, stream jetstream.StreamConfig) (*relayRun, error) {
 	nc, err := r.connect("bounded-bench-relay", true)
 	if err != nil {
 		return nil, err
 	}
 	s.onClose(func(context.Context) error { nc.Close(); return nil })
-	rl, err := relay.New(ob, nc, relay.Config{Stream: stream, Window: r.cfg.Window, Logger: r.cfg.Logger})
+	reg := prometheus.NewRegistry()
+	rl, err := relay.New(ob, nc, relay.Config{Stream: stream, Window: r.cfg.Window, Logger: r.cfg.Logger, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rl.Run(ctx) }()
+	run := &relayRun{reg: reg}
 	var once sync.Once
 	var runErr error
-	stop = func() error {
+	run.stop = func() error {
 		once.Do(func() {
 			cancel()
 			select {
@@ -360,8 +364,65 @@ func (r *runner) startRelay(s *scope, ob *outbox.Outbox, stream jetstream.Stream
 		})
 		return runErr
 	}
-	s.onClose(func(context.Context) error { return stop() })
-	return stop, nil
+	s.onClose(func(context.Context) error { return run.stop() })
+	return run, nil
+}
+
+// relayRun is a relay started by startRelay.
+type relayRun struct {
+	stop func() error
+	reg  *prometheus.Registry
+}
+
+// RelayWork is what a relay did to publish its events: how often it read
+// the outbox and deleted from it (each a statement on the service's
+// database, competing with the writers).
+type RelayWork struct {
+	Published int64 `json:"published"`
+	Claims    int64 `json:"claims"`
+	Deletes   int64 `json:"deletes"`
+}
+
+func (w *RelayWork) add(o RelayWork) {
+	w.Published += o.Published
+	w.Claims += o.Claims
+	w.Deletes += o.Deletes
+}
+
+// String says it per event, e.g. "12.3 events per claim, 48.0 per delete".
+func (w RelayWork) String() string {
+	if w.Claims == 0 || w.Deletes == 0 {
+		return "no claims"
+	}
+	return fmt.Sprintf("%s claims, %.1f events per claim; %s deletes, %.1f events per delete",
+		thousands(float64(w.Claims)), float64(w.Published)/float64(w.Claims),
+		thousands(float64(w.Deletes)), float64(w.Published)/float64(w.Deletes))
+}
+
+// work reads the relay's counters.
+func (rr *relayRun) work() (RelayWork, error) {
+	mfs, err := rr.reg.Gather()
+	if err != nil {
+		return RelayWork{}, err
+	}
+	var w RelayWork
+	for _, mf := range mfs {
+		var dst *int64
+		switch mf.GetName() {
+		case "bounded_relay_published_total":
+			dst = &w.Published
+		case "bounded_relay_claims_total":
+			dst = &w.Claims
+		case "bounded_relay_deletes_total":
+			dst = &w.Deletes
+		default:
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			*dst += int64(m.GetCounter().GetValue())
+		}
+	}
+	return w, nil
 }
 
 func redactURL(s string) string {

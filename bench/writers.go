@@ -40,6 +40,9 @@ type WritersResult struct {
 	BacklogAtStop int64   `json:"backlog_at_stop"`
 	DrainMS       float64 `json:"drain_ms"`
 	BacklogFinal  int64   `json:"backlog_final"`
+	// Relay is what the relays of the rounds did: their claims and deletes
+	// (the drain after the writers stopped included).
+	Relay RelayWork `json:"relay"`
 }
 
 // BacklogSample is the outbox backlog at one instant.
@@ -115,7 +118,7 @@ func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersRe
 		}
 		var (
 			stream  jetstream.StreamConfig
-			stop    func() error
+			rl      *relayRun
 			monOB   *outbox.Outbox
 			mu      sync.Mutex
 			samples []BacklogSample
@@ -138,7 +141,7 @@ func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersRe
 				return CommitRun{}, err
 			}
 			space = newEventSpace(stream.Name, r.cfg.PayloadBytes)
-			if stop, err = r.startRelay(s, ob, stream); err != nil {
+			if rl, err = r.startRelay(s, ob, stream); err != nil {
 				return CommitRun{}, err
 			}
 			defer func() {
@@ -244,9 +247,14 @@ func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersRe
 		if err != nil {
 			return CommitRun{}, fmt.Errorf("backlog of %d did not drain: %w", last.Events, err)
 		}
-		if err := stop(); err != nil {
+		if err := rl.stop(); err != nil {
 			return CommitRun{}, fmt.Errorf("relay: %w", err)
 		}
+		work, err := rl.work()
+		if err != nil {
+			return CommitRun{}, err
+		}
+		res.Relay.add(work)
 		msgs, err := r.streamMsgs(ctx, stream.Name)
 		if err != nil {
 			return CommitRun{}, err

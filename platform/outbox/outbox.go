@@ -270,6 +270,15 @@ type Exclude struct {
 	Holes  []int64
 }
 
+// pgPendingSQL claims on PostgreSQL: three arms, each an index range
+// scan that starts where its rows start, merged in seq order. One WHERE
+// with ORs would be a scan from the head that fetches, and then filters
+// out, every row in flight (thousands per claim while a backlog drains).
+const pgPendingSQL = `SELECT seq, id::text, source, type, subject, time, content_type, data, traceparent FROM (
+(SELECT * FROM bounded_outbox WHERE seq < $1 ORDER BY seq LIMIT $4)
+UNION ALL (SELECT * FROM bounded_outbox WHERE seq = ANY($3::bigint[]))
+UNION ALL (SELECT * FROM bounded_outbox WHERE seq > $2 ORDER BY seq LIMIT $4)) o ORDER BY seq LIMIT $4`
+
 // Pending returns up to limit rows in seq order, starting from the oldest,
 // skipping the rows ex names; the skipping happens in the database, so rows
 // in flight are neither read nor sent. q is the connection to read on (the
@@ -298,8 +307,7 @@ ORDER BY 1 LIMIT ?4`, ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
 		if ex.Holes == nil {
 			ex.Holes = []int64{}
 		}
-		rows, err = query(ctx, cols+` WHERE seq < $1 OR seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT $4`,
-			ex.Lo, ex.Hi, ex.Holes, limit)
+		rows, err = query(ctx, pgPendingSQL, ex.Lo, ex.Hi, ex.Holes, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outbox: pending: %w", err)
@@ -338,8 +346,7 @@ func (o *Outbox) PendingPgx(ctx context.Context, c *pgx.Conn, limit int, ex Excl
 	if ex.Lo > ex.Hi || ex.Hi == 0 {
 		ex.Lo, ex.Hi = 1, 0 // excludes nothing: seq < 1 is empty, seq > 0 is all
 	}
-	rows, err := c.Query(ctx, `SELECT seq, id::text, source, type, subject, time, content_type, data, traceparent
-FROM bounded_outbox WHERE seq < $1 OR seq > $2 OR seq = ANY($3::bigint[]) ORDER BY seq LIMIT $4`, ex.Lo, ex.Hi, ex.Holes, limit)
+	rows, err := c.Query(ctx, pgPendingSQL, ex.Lo, ex.Hi, ex.Holes, limit)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: pending: %w", err)
 	}
