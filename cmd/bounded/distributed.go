@@ -157,6 +157,11 @@ func (m *Main) upDistributed(ctx context.Context, cfg upConfig) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return fmt.Errorf("up: data directory: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	defer unlock()
 	token, generated, err := adminToken(cfg)
 	if err != nil {
 		return fmt.Errorf("up: %w", err)

@@ -142,6 +142,11 @@ func (m *Main) up(ctx context.Context, cfg upConfig, natsHost string, natsPort i
 	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return fmt.Errorf("up: data directory: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	defer unlock()
 	fresh := isNewDataDir(cfg.dataDir)
 	token, generated, err := adminToken(cfg)
 	if err != nil {

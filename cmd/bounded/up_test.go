@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,11 +18,12 @@ import (
 func TestUpServesAndStopsCleanly(t *testing.T) {
 	out, w := io.Pipe()
 	m := &Main{Stdout: w, Stderr: io.Discard}
+	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log", "warn"})
+		done <- m.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", data, "--log", "warn"})
 		w.Close()
 	}()
 	lines := bufio.NewScanner(out)
@@ -59,6 +61,16 @@ func TestUpServesAndStopsCleanly(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("unknown path: %d %s, want 404 application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+
+	// A second shop on the same data directory is refused, in one line.
+	var stderr strings.Builder
+	second := &Main{Stdout: io.Discard, Stderr: &stderr}
+	if code := second.Main(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data", data, "--log", "warn"}); code == 0 ||
+		!strings.Contains(stderr.String(), fmt.Sprintf("is in use by another bounded (pid %d)", os.Getpid())) ||
+		strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+		t.Fatalf("a second bounded up on the same data directory: exit %d, stderr %q; want a one-line refusal naming pid %d", code, stderr.String(), os.Getpid())
+	}
+
 	cancel()
 	select {
 	case code := <-done:
@@ -68,6 +80,12 @@ func TestUpServesAndStopsCleanly(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("bounded up did not stop within 15 s")
 	}
+	// Stopped, it let the directory go.
+	unlock, err := lockDataDir(data)
+	if err != nil {
+		t.Fatalf("after bounded up stopped: %v", err)
+	}
+	unlock()
 }
 
 func TestUpRejectsBadFlags(t *testing.T) {
