@@ -16,6 +16,7 @@ import (
 	inventory "github.com/bounded-dev/bounded/services/inventory/events"
 	orders "github.com/bounded-dev/bounded/services/orders/events"
 	payments "github.com/bounded-dev/bounded/services/payments/events"
+	reporting "github.com/bounded-dev/bounded/services/reporting/events"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func consumerReliances() []contract.Reliance {
 	var all []contract.Reliance
 	for _, rs := range [][]contract.Reliance{cart.Reliances(), orders.Reliances(), inventory.Reliances(),
-		fulfillment.Reliances(), payments.Reliances()} {
+		fulfillment.Reliances(), payments.Reliances(), reporting.Reliances()} {
 		all = append(all, rs...)
 	}
 	var out []contract.Reliance
@@ -53,7 +54,7 @@ func TestConsumersReliancesHold(t *testing.T) {
 	}) {
 		t.Fatalf("Inventory's reliance on %s description is not among the checked reliances %v", events.ProductUpdated, rel)
 	}
-	for _, consumer := range []string{"cart", "orders", "inventory"} {
+	for _, consumer := range []string{"cart", "orders", "inventory", "reporting"} {
 		if !slices.ContainsFunc(rel, func(r contract.Reliance) bool { return r.Consumer == consumer }) {
 			t.Errorf("%s consumes %s but declares no reliance on it", consumer, events.ProductUpdated)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/bounded-dev/bounded/services/inventory/events"
 	ordersevents "github.com/bounded-dev/bounded/services/orders/events"
 	paymentsevents "github.com/bounded-dev/bounded/services/payments/events"
+	reportingevents "github.com/bounded-dev/bounded/services/reporting/events"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -25,6 +26,7 @@ var consumers = map[string][]contract.Reliance{
 	"orders":      ordersevents.Reliances(),
 	"payments":    paymentsevents.Reliances(),
 	"fulfillment": fulfillmentevents.Reliances(),
+	"reporting":   reportingevents.Reliances(),
 }
 
 // onInventory keeps the reliances on Inventory's events.
@@ -51,7 +53,7 @@ func TestConsumersReliances(t *testing.T) {
 	}
 	// Orders reads reservation_confirmed and _failed; Fulfillment reads
 	// reservation_confirmed. Their reliances must be part of the check.
-	if checked["orders"] == 0 || checked["fulfillment"] == 0 {
+	if checked["orders"] == 0 || checked["fulfillment"] == 0 || checked["reporting"] == 0 {
 		t.Fatalf("reliances checked per consumer: %v; Orders and Fulfillment read Inventory's events, so theirs are missing", checked)
 	}
 	// The check bites: a reliance on a field no example has fails.

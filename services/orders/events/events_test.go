@@ -14,6 +14,7 @@ import (
 	inventory "github.com/bounded-dev/bounded/services/inventory/events"
 	"github.com/bounded-dev/bounded/services/orders/events"
 	payments "github.com/bounded-dev/bounded/services/payments/events"
+	reporting "github.com/bounded-dev/bounded/services/reporting/events"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func consumerReliances() []contract.Reliance {
 	var out []contract.Reliance
 	for _, rs := range [][]contract.Reliance{inventory.Reliances(), payments.Reliances(), fulfillment.Reliances(),
-		cart.Reliances(), catalog.Reliances()} {
+		cart.Reliances(), catalog.Reliances(), reporting.Reliances()} {
 		for _, r := range rs {
 			if strings.HasPrefix(r.Event, "orders.") {
 				out = append(out, r)
@@ -38,7 +39,7 @@ func consumerReliances() []contract.Reliance {
 // publishes. A change to Orders' events that drops one fails here.
 func TestConsumersReliancesHold(t *testing.T) {
 	rel := consumerReliances()
-	for _, consumer := range []string{"inventory", "payments", "fulfillment"} {
+	for _, consumer := range []string{"inventory", "payments", "fulfillment", "reporting"} {
 		if !slices.ContainsFunc(rel, func(r contract.Reliance) bool { return r.Consumer == consumer }) {
 			t.Errorf("no reliance of %s on Orders' events among %v", consumer, rel)
 		}
