@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -88,9 +89,22 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, status int, detail str
 	w.WriteHeader(status)
 	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
 	if r != nil {
-		p.Instance = r.URL.Path
+		p.Instance = instance(r)
 	}
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// instance is the path the client asked for, without the query (which may
+// carry personal data: ?customer_email=). That is r.RequestURI's path, not
+// r.URL.Path: behind http.StripPrefix (a service mounted under /orders/)
+// r.URL.Path has lost the prefix.
+func instance(r *http.Request) string {
+	if r.RequestURI != "" {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+			return u.Path
+		}
+	}
+	return r.URL.Path
 }
 
 // WriteError writes err as a problem: the status of its kind and its

@@ -113,6 +113,17 @@ func TestMuxAnswersProblems(t *testing.T) {
 	}
 }
 
+// TestProblemInstanceIsThePathAsked: behind http.StripPrefix (how a host
+// mounts a service under /orders/) a problem still names the path the
+// client asked for, without its query.
+func TestProblemInstanceIsThePathAsked(t *testing.T) {
+	h := http.StripPrefix("/svc", newMux())
+	_, p, raw := call(t, h, "GET", "/svc/things/nope?customer_email=a@example.com", "", "")
+	if p.Status != http.StatusNotFound || p.Instance != "/svc/things/nope" {
+		t.Fatalf("problem %s: want 404 with instance /svc/things/nope", raw)
+	}
+}
+
 func TestAdminRoutesRefusedWithoutAConfiguredToken(t *testing.T) {
 	m := httpapi.NewMux(httpapi.MuxConfig{})
 	m.Admin("POST /x", func(w http.ResponseWriter, r *http.Request) error { return nil })
