@@ -272,14 +272,18 @@ func newGateway(children []*child, token string, log *slog.Logger) *gateway {
 	})
 	g.ops.Admin("GET /ops/dead-letters", g.deadLetters)
 	g.ops.Admin("GET /ops/consumers", g.consumers)
-	g.ops.Admin("POST /ops/dead-letters/{service}/{id}/replay", func(w http.ResponseWriter, r *http.Request) error {
+	// A dead letter is in its service's database, which the service's
+	// replicas share: any one of its processes replays or discards it.
+	toService := func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("service")
 		if !g.has(name) {
 			return httpapi.Errorf(httpapi.ErrNotFound, "no service %q; services: %v", name, g.names())
 		}
 		g.forward(name, w, r)
 		return nil
-	})
+	}
+	g.ops.Admin("POST /ops/dead-letters/{service}/{id}/replay", toService)
+	g.ops.Admin("DELETE /ops/dead-letters/{service}/{id}", toService)
 	return g
 }
 

@@ -119,6 +119,9 @@ func (m *Main) commands() []command {
 		{"reporting export", "fetch the Reporting warehouse's dimensions and facts as Parquet files, one per table", m.parseReportingExport},
 		{"reporting rebuild", "drop the Reporting warehouse and replay every stream into a fresh one, inside the running shop, with progress", m.parseReportingRebuild},
 		{"report", "print a report of the running shop (sales, funnel, payments, lead time, stock-outs, ...) from its warehouse", m.parseReport},
+		{"dead-letters list", "list the running shop's dead letters: events a consumer could not apply", m.parseDeadLettersList},
+		{"dead-letters replay", "run one dead letter through its consumer again (deleted if it succeeds)", m.parseDeadLettersReplay},
+		{"dead-letters discard", "delete one dead letter that can never succeed, without applying it (with --yes; the shop logs it whole)", m.parseDeadLettersDiscard},
 		{"db provision", "create one PostgreSQL database and role per service, each reaching only its own, and print their DSNs", m.parseDBProvision},
 		{"db drop", "drop the databases and roles 'db provision' made (with --yes)", m.parseDBDrop},
 		{"bench shop", "measure the shop end to end, embedded (and distributed with --postgres and --nats): orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
@@ -234,8 +237,12 @@ func (m *Main) parseHelp(_ context.Context, args []string) (func(context.Context
 
 func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprint(w, "usage: bounded <command> [flags]\n\ncommands:\n")
+	width := 0
 	for _, c := range m.commands() {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range m.commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'bounded <command> -h' for a command's flags.\n")
 }

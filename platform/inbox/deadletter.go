@@ -29,7 +29,7 @@ type DeadLetter struct {
 	DeadAt      time.Time
 }
 
-// ErrNotFound is returned by Replay for an unknown dead letter.
+// ErrNotFound is returned by Replay and Discard for an unknown dead letter.
 var ErrNotFound = errors.New("inbox: dead letter not found")
 
 // deadLetter stores msg as a dead letter with its inbox row, then acks it.
@@ -154,6 +154,31 @@ func Count(ctx context.Context, db *sqldb.DB, consumer string) (int, error) {
 		return 0, fmt.Errorf("inbox: count dead letters: %w", err)
 	}
 	return n, nil
+}
+
+// Discard deletes dead letter id from db and returns it as it was, so that
+// the caller can record in full what is dropped. It returns ErrNotFound when
+// db holds no dead letter id (a concurrent Discard or Replay may have taken
+// it first). The inbox row the dead letter wrote stays: the event counts as
+// handled, so a copy of it delivered again is skipped as a duplicate, not
+// applied (for as long as the row is kept: see Config.Retention and
+// Forget).
+func Discard(ctx context.Context, db *sqldb.DB, id int64) (DeadLetter, error) {
+	var dl DeadLetter
+	err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+		row := tx.QueryRowContext(ctx, tx.Dialect().Rebind(`DELETE FROM bounded_dead_letters WHERE id = $1
+RETURNING id, consumer, event_id, event_type, nats_subject, headers, data, error, attempts, stream_seq, dead_at`), id)
+		var err error
+		dl, err = scanDeadLetter(tx.Dialect(), row)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return DeadLetter{}, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("inbox: discard %d: %w", id, err)
+	}
+	return dl, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }

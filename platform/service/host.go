@@ -77,6 +77,8 @@ type hosted struct {
 	consumers *Consumers // runs the consumers, pausing them on request
 	run       *Running
 	log       *slog.Logger
+	// discarded counts the dead letters discarded, by consumer (ops.go).
+	discarded *prometheus.CounterVec
 }
 
 var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
@@ -197,6 +199,13 @@ func (h *Host) start(ctx context.Context, s Spec) (*hosted, error) {
 		}
 		hs.consumers.slots = append(hs.consumers.slots, newSlot(c, ConsumerInfo{Source: src, Stream: ic.Stream,
 			Subject: ic.Subjects[0], Durable: ic.Name}))
+	}
+	var names []string
+	for _, slot := range hs.consumers.slots {
+		names = append(names, slot.c.Name())
+	}
+	if hs.discarded, err = newDiscardedCounter(reg, names); err != nil {
+		return hs, err
 	}
 	hs.run, err = s.Start(ctx, Env{DB: db, Outbox: hs.ob, Logger: log, Metrics: reg, AdminToken: h.cfg.AdminToken,
 		Peers: h.cfg.Peers, Consumers: hs.consumers})
