@@ -18,9 +18,22 @@ import (
 // error. An error means the outcome is unknown: Payments treats every error
 // as temporary and retries with the same key; wrap ErrTemporary to say so
 // explicitly. Calls get a context with a deadline (Config.GatewayTimeout).
+//
+// LookupCharge reads, and never moves money: it returns the charge made
+// under idempotency key key (approved, or declined), found=true; or
+// found=false, which must be definitive: the gateway made no charge under
+// key, and no call with key it is still processing will make one (Payments
+// looks up no sooner than Config.VerifyAfter after it gave up on its last
+// call), and it has not forgotten one (it answers for as long as Payments
+// may ask, which may be long after the charge: keys that expire are not
+// enough; look the charge up by the key kept with it). An error means
+// unknown: Payments asks again later. Payments calls it for a payment it
+// called off while the outcome of a Charge call was unknown, to learn
+// whether the card was charged after all (see Payment.RecordLookup).
 type Gateway interface {
 	Charge(ctx context.Context, req ChargeRequest) (Charge, error)
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
+	LookupCharge(ctx context.Context, key string) (charge Charge, found bool, err error)
 }
 
 // ErrTemporary marks a gateway failure that a retry with the same

@@ -52,10 +52,11 @@ func (s *svc) onOrderConfirmed(ctx context.Context, tx *sqldb.Tx, e contract.Eve
 
 // onOrderCancelled voids the order's payment if it is pending (a gateway
 // call in flight that then approves is refunded at once, see
-// Payment.RecordCharge), refunds it in full if captured, and otherwise does
-// nothing; an order with no payment yet is remembered as cancelled so that
-// it never gets one. Idempotent: a repeated cancellation finds the payment
-// voided, or its refund already there.
+// Payment.RecordCharge; and the job looks the payment up at the gateway
+// once any call in flight is done, see Payment.Cancel), refunds it in full
+// if captured, and otherwise does nothing; an order with no payment yet is
+// remembered as cancelled so that it never gets one. Idempotent: a repeated
+// cancellation finds the payment voided, or its refund already there.
 func (s *svc) onOrderCancelled(ctx context.Context, tx *sqldb.Tx, e contract.Event, oc ordersevents.OrderCancelledV1) error {
 	if err := validOrderID(oc.OrderID); err != nil {
 		return inbox.Permanent(fmt.Errorf("order_cancelled %s: %w", e.ID, err))
@@ -78,14 +79,15 @@ func (s *svc) onOrderCancelled(ctx context.Context, tx *sqldb.Tx, e contract.Eve
 	if p == nil {
 		return insertCancellation(ctx, tx, oc.OrderID, reason, at)
 	}
-	eff, err := p.Cancel(reason, at)
+	eff, err := p.Cancel(reason, s.cfg.policy(), at)
 	if err != nil {
 		return err
 	}
 	if eff.Voided {
-		if err := updatePayment(ctx, tx, p); err != nil {
+		if err := updatePayment(ctx, tx, p, false); err != nil {
 			return err
 		}
+		tx.AfterCommit(func() { s.dueAt(eff.VerifyAt) })
 		ev, err := events.NewPaymentVoided(events.PaymentVoidedV1{PaymentID: p.id, OrderID: p.orderID,
 			AmountCents: p.amountCents, Currency: p.currency, Reason: p.reason, VoidedAt: at})
 		if err != nil {

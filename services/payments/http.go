@@ -26,17 +26,18 @@ type paymentsResponse struct {
 }
 
 type paymentResponse struct {
-	ID          string            `json:"id"`
-	OrderID     string            `json:"order_id"`
-	Status      PaymentStatus     `json:"status"`
-	AmountCents int64             `json:"amount_cents"`
-	Currency    string            `json:"currency"`
-	Reason      string            `json:"reason,omitempty"`
-	Attempts    []attemptResponse `json:"attempts"`
-	ChargeID    *string           `json:"charge_id"`
-	Refunds     []refundResponse  `json:"refunds"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	ID             string            `json:"id"`
+	OrderID        string            `json:"order_id"`
+	Status         PaymentStatus     `json:"status"`
+	AmountCents    int64             `json:"amount_cents"`
+	Currency       string            `json:"currency"`
+	Reason         string            `json:"reason,omitempty"`
+	OutcomeUnknown bool              `json:"outcome_unknown"`
+	Attempts       []attemptResponse `json:"attempts"`
+	ChargeID       *string           `json:"charge_id"`
+	Refunds        []refundResponse  `json:"refunds"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
 }
 
 type attemptResponse struct {
@@ -67,7 +68,7 @@ type refundResponse struct {
 func toPaymentResponse(v *paymentView) paymentResponse {
 	p := v.payment
 	out := paymentResponse{ID: p.id, OrderID: p.orderID, Status: p.status, AmountCents: p.amountCents,
-		Currency: p.currency, Reason: p.reason, Attempts: make([]attemptResponse, 0, len(v.attempts)),
+		Currency: p.currency, Reason: p.reason, OutcomeUnknown: p.OutcomeUnknown(), Attempts: make([]attemptResponse, 0, len(v.attempts)),
 		Refunds: make([]refundResponse, 0, len(v.refunds)), CreatedAt: p.createdAt, UpdatedAt: p.updatedAt}
 	if p.chargeID != "" {
 		out.ChargeID = &p.chargeID

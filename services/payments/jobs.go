@@ -17,14 +17,17 @@ import (
 //
 // The loop claims only as many rows as it has free workers (a claim is a
 // lease in the row, and a lease should not tick away in a queue), refunds
-// first (the money is owed), then charges. It sleeps until one of: work was
-// committed here (wake, from the consumer's or a worker's AfterCommit), a
-// worker finished while all were busy (done), the earliest retry this
-// process scheduled is due, or the backstop poll (PollInterval, for work
-// committed by another replica and for leases that ran out). It never spins:
-// with nothing due it makes one claim per wake or poll.
+// first (the money is owed), then lookups of payments whose outcome is
+// unknown (money may have been taken), then charges. It sleeps until one
+// of: work was committed here (wake, from the consumer's or a worker's
+// AfterCommit), a worker finished while all were busy (done), the earliest
+// retry or lookup this process scheduled is due, or the backstop poll
+// (PollInterval, for work committed by another replica and for leases that
+// ran out). It never spins: with nothing due it makes one claim per wake or
+// poll.
 
-// dueTime is the earliest retry a worker of this process scheduled.
+// dueTime is the earliest retry (or lookup) a worker or handler of this
+// process scheduled.
 type dueTime struct {
 	mu sync.Mutex
 	t  time.Time
@@ -110,13 +113,14 @@ func (s *svc) runJob(ctx context.Context) error {
 	}
 }
 
-// dispatch claims up to free due refunds and payments and starts a worker
-// for each; it returns how many it claimed.
+// dispatch claims up to free due refunds, lookups and charges and starts a
+// worker for each; it returns how many it claimed.
 func (s *svc) dispatch(ctx context.Context, wg *sync.WaitGroup, busy chan struct{}, free int) (int, error) {
 	at := now()
 	s.due.passed(at)
 	var charges []chargeTask
 	var refunds []refundTask
+	var lookups []verifyTask
 	s.m.claims.Inc()
 	err := s.db.Transact(ctx, func(tx *sqldb.Tx) error {
 		var err error
@@ -124,6 +128,11 @@ func (s *svc) dispatch(ctx context.Context, wg *sync.WaitGroup, busy chan struct
 			return err
 		}
 		if rest := free - len(refunds); rest > 0 {
+			if lookups, err = claimVerifications(ctx, tx, at, s.cfg.Lease, rest); err != nil {
+				return err
+			}
+		}
+		if rest := free - len(refunds) - len(lookups); rest > 0 {
 			charges, err = claimCharges(ctx, tx, at, s.cfg.Lease, rest)
 		}
 		return err
@@ -149,10 +158,13 @@ func (s *svc) dispatch(ctx context.Context, wg *sync.WaitGroup, busy chan struct
 	for _, t := range refunds {
 		start(func() { s.refund(ctx, t) })
 	}
+	for _, t := range lookups {
+		start(func() { s.verify(ctx, t) })
+	}
 	for _, t := range charges {
 		start(func() { s.charge(ctx, t) })
 	}
-	return len(refunds) + len(charges), nil
+	return len(refunds) + len(lookups) + len(charges), nil
 }
 
 // recordTimeout bounds recording a gateway result on a fresh context.
@@ -202,9 +214,71 @@ func (s *svc) charge(ctx context.Context, t chargeTask) {
 }
 
 func (s *svc) recordCharge(ctx context.Context, paymentID string, res ChargeResult) error {
-	policy := RetryPolicy{MaxAttempts: s.cfg.MaxAttempts, Backoff: s.cfg.backoff}
-	var retryAt time.Time
+	_, err := s.recordPayment(ctx, paymentID, "charge", func(p *Payment, policy RetryPolicy, at time.Time) (Attempt, Effect, error) {
+		return p.RecordCharge(res, policy, at)
+	})
+	return err
+}
+
+// verify looks up at the gateway the charge of one claimed payment whose
+// outcome is unknown and records what it found.
+func (s *svc) verify(ctx context.Context, t verifyTask) {
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.GatewayTimeout)
+	ch, found, err := s.cfg.Gateway.LookupCharge(cctx, t.paymentID)
+	cancel()
+	s.m.gatewayCall.WithLabelValues("lookup").Observe(time.Since(start).Seconds())
+	if err != nil && ctx.Err() != nil {
+		s.release(ctx, "payments", t.paymentID, t.claim) // as in charge
+		return
+	}
+	var res LookupResult
+	switch {
+	case err != nil:
+		res = LookupResult{Outcome: LookupFailed, Reason: err.Error()}
+	case found && ch.Approved && ch.ID == "":
+		res = LookupResult{Outcome: LookupFailed, Reason: "the gateway found an approved charge without its id"}
+	case found && ch.Approved:
+		res = LookupResult{Outcome: LookupCharged, ChargeID: ch.ID}
+	default: // no charge under the key, or a declined one
+		res = LookupResult{Outcome: LookupNotCharged}
+	}
+	if res.Outcome == LookupFailed {
+		s.m.gatewayErrors.WithLabelValues("lookup").Inc()
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	var unknownSince time.Time
+	var lookups int
+	eff, err := s.recordPayment(rctx, t.paymentID, "lookup", func(p *Payment, policy RetryPolicy, at time.Time) (Attempt, Effect, error) {
+		unknownSince, lookups = p.unknownSince, p.lookups
+		return p.RecordLookup(res, policy, at)
+	})
+	switch {
+	case err != nil:
+		// The claim stays until its lease runs out; then the lookup is
+		// made again.
+		s.log.Error("payments job: record lookup", "payment", t.paymentID, "outcome", res.Outcome, "err", err)
+	case eff.Overdue:
+		// Never silent: money may have been taken for a cancelled order.
+		s.log.Error("payments job: the outcome of a payment called off is still unknown past the verify horizon; a card may have been charged; still looking it up",
+			"payment", t.paymentID, "order", t.orderID, "unknown_since", unknownSince, "lookups", lookups+1,
+			"next_lookup", eff.VerifyAt, "err", res.Reason)
+	case eff.Verified == LookupCharged:
+		s.log.Warn("payments job: a charge whose answer was lost found by lookup; captured and refunded",
+			"payment", t.paymentID, "order", t.orderID, "charge", res.ChargeID, "unknown_since", unknownSince)
+	}
+}
+
+// recordPayment records, in one transaction with its events and refund,
+// what a gateway call (op: "charge" or "lookup") made for the payment came
+// to: apply is the Payment method that records it. It gives up the
+// worker's claim, and returns the effect.
+func (s *svc) recordPayment(ctx context.Context, paymentID, op string,
+	apply func(p *Payment, policy RetryPolicy, at time.Time) (Attempt, Effect, error)) (Effect, error) {
+	var out Effect
 	err := s.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		out = Effect{}
 		at := now()
 		p, err := lockPayment(ctx, tx, paymentID, false)
 		if err != nil {
@@ -213,18 +287,21 @@ func (s *svc) recordCharge(ctx context.Context, paymentID string, res ChargeResu
 		if p == nil {
 			return fmt.Errorf("payment %s is gone", paymentID)
 		}
-		a, eff, err := p.RecordCharge(res, policy, at)
+		a, eff, err := apply(p, s.cfg.policy(), at)
 		if errors.Is(err, errStale) {
-			s.log.Info("payments job: stale charge result ignored (a lease ran out)", "payment", paymentID, "status", p.status)
+			s.log.Info("payments job: stale "+op+" result ignored (a lease ran out, or the payment was settled meanwhile)",
+				"payment", paymentID, "status", p.status)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := insertAttempt(ctx, tx, p.id, a); err != nil {
-			return err
+		if a.N > 0 { // a lookup that found no charge is no attempt
+			if err := insertAttempt(ctx, tx, p.id, a); err != nil {
+				return err
+			}
 		}
-		if err := updatePayment(ctx, tx, p); err != nil {
+		if err := updatePayment(ctx, tx, p, true); err != nil {
 			return err
 		}
 		var evs []contract.Event
@@ -250,13 +327,21 @@ func (s *svc) recordCharge(ctx context.Context, paymentID string, res ChargeResu
 			}
 			tx.AfterCommit(s.wakeJob)
 		}
-		retryAt = eff.RetryAt
+		if eff.Verified != "" {
+			tx.AfterCommit(s.m.verified.WithLabelValues(string(eff.Verified)).Inc)
+		}
+		if eff.Overdue {
+			tx.AfterCommit(s.m.verifyOverdue.Inc)
+		}
+		out = eff
 		return s.ob.Record(ctx, tx, evs...)
 	})
-	if err == nil && !retryAt.IsZero() && s.due.note(retryAt) {
-		s.wakeJob() // (re)arm the loop's timer for the earlier retry
+	if err != nil {
+		return Effect{}, err
 	}
-	return err
+	s.dueAt(out.RetryAt)
+	s.dueAt(out.VerifyAt)
+	return out, nil
 }
 
 // refund calls the gateway for one claimed refund and records the result.
@@ -324,18 +409,20 @@ func (s *svc) recordRefund(ctx context.Context, refundID, gatewayID string, call
 }
 
 // release gives up the claim (until claim) on a row of table ("payments"
-// or "refunds"), unless the row is no longer pending or was claimed again
-// since (the lease ran out and another worker, perhaps another replica's,
-// holds it now: that claim is not this worker's to give up). It runs while
-// shutting down, so on a fresh, short context; if it fails the lease simply
-// runs out.
+// or "refunds"), unless the row was claimed again since (the lease ran out
+// and another worker, perhaps another replica's, holds it now: that claim
+// is not this worker's to give up) or its result was recorded (which gives
+// up the claim). A payment voided while its charge was in flight keeps the
+// charge's claim (see updatePayment): releasing it lets its lookup come
+// sooner. It runs while shutting down, so on a fresh, short context; if it
+// fails the lease simply runs out.
 func (s *svc) release(ctx context.Context, table, id string, claim time.Time) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	err := s.db.Transact(rctx, func(tx *sqldb.Tx) error {
 		d := tx.Dialect()
 		_, err := tx.ExecContext(rctx, d.Rebind(`UPDATE `+table+` SET claimed_until = NULL
-			WHERE id = $1 AND status = 'pending' AND claimed_until = $2`), id, timeArg(d, claim))
+			WHERE id = $1 AND claimed_until = $2`), id, timeArg(d, claim))
 		return err
 	})
 	if err != nil {

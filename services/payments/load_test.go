@@ -13,8 +13,9 @@ import (
 // TestManyPaymentsAtOnce: many orders through a slow gateway and a small
 // worker pool; every payment settles with exactly the calls its card needs
 // (a payment handed to two workers at once would show more), one event
-// each; some are cancelled on the way and end voided or refunded. Then the
-// job idles without spinning.
+// each; some are cancelled on the way and end voided or refunded. The
+// unavailable ones are looked up, found never charged. Then the job idles
+// without spinning.
 func TestManyPaymentsAtOnce(t *testing.T) {
 	servicetest.Each(t, func(t *testing.T, d sqldb.Dialect) {
 		sim := payments.NewSimulator(payments.SimulatorConfig{Latency: 5 * time.Millisecond})
@@ -54,6 +55,9 @@ func TestManyPaymentsAtOnce(t *testing.T) {
 		if c := len(sim.Charges()); c != n/2 {
 			t.Fatalf("%d charges, want %d", c, n/2)
 		}
+		servicetest.Eventually(t, 10*time.Second, "every unavailable payment looked up", func() bool {
+			return s.Metric(t, "bounded_payments_outcomes_verified_total", "service", "payments", "result", "not_charged") == n/4
+		})
 		// Idle: only the backstop poll claims (about one a second).
 		before := s.Metric(t, "bounded_payments_job_claims_total", "service", "payments")
 		time.Sleep(1500 * time.Millisecond)

@@ -28,7 +28,7 @@ type shop struct {
 }
 
 // start runs Payments on dialect d with cfg; a nil Gateway becomes a fresh
-// Simulator (returned), and an unset backoff a short one.
+// Simulator (returned), and an unset backoff or VerifyAfter a short one.
 func start(t *testing.T, d sqldb.Dialect, cfg payments.Config, sim *payments.Simulator) *shop {
 	t.Helper()
 	if sim == nil {
@@ -39,6 +39,9 @@ func start(t *testing.T, d sqldb.Dialect, cfg payments.Config, sim *payments.Sim
 	}
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff, cfg.MaxRetryBackoff = 10*time.Millisecond, 40*time.Millisecond
+	}
+	if cfg.VerifyAfter == 0 {
+		cfg.VerifyAfter = 10 * time.Millisecond
 	}
 	return &shop{Harness: servicetest.Start(t, d, payments.Spec(cfg)), sim: sim}
 }
@@ -118,6 +121,7 @@ type payment struct {
 	AmountCents int64     `json:"amount_cents"`
 	Currency    string    `json:"currency"`
 	Reason      string    `json:"reason"`
+	Unknown     bool      `json:"outcome_unknown"`
 	Attempts    []attempt `json:"attempts"`
 	ChargeID    *string   `json:"charge_id"`
 	Refunds     []refund  `json:"refunds"`

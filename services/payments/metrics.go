@@ -12,9 +12,11 @@ type metrics struct {
 	declined      prometheus.Counter
 	voided        prometheus.Counter
 	refunded      prometheus.Counter
-	gatewayErrors *prometheus.CounterVec   // op=charge|refund
-	gatewayCall   *prometheus.HistogramVec // op=charge|refund
+	gatewayErrors *prometheus.CounterVec   // op=charge|refund|lookup
+	gatewayCall   *prometheus.HistogramVec // op=charge|refund|lookup
 	claims        prometheus.Counter       // claim transactions the job ran
+	verified      *prometheus.CounterVec   // result=charged|not_charged
+	verifyOverdue prometheus.Counter
 }
 
 // newMetrics builds the metrics and registers them with reg (when not nil).
@@ -35,12 +37,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"op"}),
 		claims: prometheus.NewCounter(prometheus.CounterOpts{Name: "bounded_payments_job_claims_total",
 			Help: "Claims of due payments and refunds the job made (one per wake, poll or free worker; it never spins)."}),
+		verified: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounded_payments_outcomes_verified_total",
+			Help: "Payments called off with the outcome of a gateway call unknown whose outcome was then settled: charged (captured and refunded at once) or not_charged."}, []string{"result"}),
+		verifyOverdue: prometheus.NewCounter(prometheus.CounterOpts{Name: "bounded_payments_verify_overdue_total",
+			Help: "Lookups that failed for a payment whose outcome had been unknown past the verify horizon (each logged at ERROR; they go on). Above zero: a card may have been charged for a cancelled order, and the gateway does not say."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.captured, m.declined, m.voided, m.refunded, m.gatewayErrors, m.gatewayCall, m.claims} {
+	for _, c := range []prometheus.Collector{m.captured, m.declined, m.voided, m.refunded, m.gatewayErrors, m.gatewayCall, m.claims, m.verified, m.verifyOverdue} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)

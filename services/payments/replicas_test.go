@@ -23,6 +23,7 @@ func startReplicas(t *testing.T, cfg payments.Config, sim *payments.Simulator) (
 		cfg.Gateway = sim
 	}
 	cfg.RetryBackoff, cfg.MaxRetryBackoff = 10*time.Millisecond, 40*time.Millisecond
+	cfg.VerifyAfter = 10 * time.Millisecond
 	s := &shop{Harness: servicetest.Start(t, sqldb.Postgres, payments.Spec(cfg)), sim: sim}
 	return s, servicetest.StartReplica(t, s.Harness, payments.Spec(cfg))
 }

@@ -17,6 +17,13 @@
 // its own in the service's database, so that every replica calls one
 // gateway, as they would a real one.
 //
+// A call that fails leaves its outcome unknown: it may have charged the
+// card (a timeout whose answer was lost). A payment called off so (declined
+// with gateway_unavailable, or voided) is looked up at the gateway by its
+// key, by the same job, until the gateway says: a charge found is captured
+// and refunded at once; none settles it. Lookups never stop: past
+// Config.VerifyHorizon each failure is logged at ERROR and counted.
+//
 // Replicas share the orders stream's messages and may apply one order's
 // order_confirmed and order_cancelled at once or in either order; the
 // handlers take a per-order lock and remember a cancellation that comes
@@ -71,6 +78,20 @@ type Config struct {
 	// PollInterval is the backstop poll for due work when nothing wakes
 	// the job (work committed by another replica). At least 1 s; default 1 s.
 	PollInterval time.Duration
+	// A payment called off while the outcome of a gateway call made for it
+	// was unknown (declined with gateway_unavailable, or voided) is looked
+	// up at the gateway (Gateway.LookupCharge) until the gateway says
+	// whether it charged. VerifyAfter is the wait before the first lookup,
+	// time for a call the gateway was still processing to finish; default
+	// GatewayTimeout. Failed lookups back off as charges do (RetryBackoff,
+	// MaxRetryBackoff) until VerifyHorizon (default 1 h) has passed since
+	// the payment was called off; from then on they are made every
+	// VerifyInterval (default 10 min, at least MaxRetryBackoff) for as long
+	// as it takes, each failure logged at ERROR and counted in
+	// bounded_payments_verify_overdue_total.
+	VerifyAfter    time.Duration
+	VerifyHorizon  time.Duration
+	VerifyInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +116,15 @@ func (c Config) withDefaults() Config {
 	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
 	}
+	if c.VerifyAfter == 0 {
+		c.VerifyAfter = c.GatewayTimeout
+	}
+	if c.VerifyHorizon == 0 {
+		c.VerifyHorizon = time.Hour
+	}
+	if c.VerifyInterval == 0 {
+		c.VerifyInterval = 10 * time.Minute
+	}
 	return c
 }
 
@@ -114,8 +144,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("payments: Lease %s must exceed GatewayTimeout %s", c.Lease, c.GatewayTimeout)
 	case c.PollInterval < time.Second:
 		return fmt.Errorf("payments: PollInterval %s: want at least 1s (the job wakes on commit; the poll is a backstop)", c.PollInterval)
+	case c.VerifyAfter < 0 || c.VerifyHorizon < 0:
+		return fmt.Errorf("payments: VerifyAfter %s, VerifyHorizon %s: want neither negative", c.VerifyAfter, c.VerifyHorizon)
+	case c.VerifyInterval < c.MaxRetryBackoff:
+		return fmt.Errorf("payments: VerifyInterval %s: want at least MaxRetryBackoff %s (past the horizon lookups slow down)", c.VerifyInterval, c.MaxRetryBackoff)
 	}
 	return nil
+}
+
+// policy is the domain's view of the retry and lookup settings.
+func (c Config) policy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: c.MaxAttempts, Backoff: c.backoff,
+		VerifyAfter: c.VerifyAfter, VerifyHorizon: c.VerifyHorizon, VerifyInterval: c.VerifyInterval}
 }
 
 // backoff is the wait after n failures: RetryBackoff doubling, capped.
@@ -170,7 +210,7 @@ type svc struct {
 
 	wake chan struct{} // work was committed: claim now
 	done chan struct{} // a worker finished: a slot is free
-	due  dueTime       // the earliest retry this process scheduled
+	due  dueTime       // the earliest retry (or lookup) this process scheduled
 }
 
 func (s *svc) start(ctx context.Context, env service.Env) (*service.Running, error) {
@@ -203,6 +243,14 @@ func (s *svc) wakeJob() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+}
+
+// dueAt tells the job, once it is committed, that a payment or refund is
+// due at t (none when t is zero).
+func (s *svc) dueAt(t time.Time) {
+	if !t.IsZero() && s.due.note(t) {
+		s.wakeJob() // (re)arm the loop's timer for the earlier time
 	}
 }
 

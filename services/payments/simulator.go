@@ -20,6 +20,11 @@ const (
 	TokenInsufficientFunds = "tok_insufficient_funds" // declined: insufficient_funds
 	TokenFlaky             = "tok_flaky"              // temporary failure on the first 2 calls per idempotency key, then approved
 	TokenUnavailable       = "tok_unavailable"        // always a temporary failure
+	// TokenChargedTimeout charges on the first call per idempotency key,
+	// yet every call (that one too) answers a temporary failure, as a
+	// timeout whose charge went through would: only LookupCharge shows the
+	// charge.
+	TokenChargedTimeout = "tok_charged_timeout"
 )
 
 // Errors of the Simulator other than ErrTemporary. They are not temporary,
@@ -41,6 +46,9 @@ type SimulatorConfig struct {
 	// RefundFailures makes the first RefundFailures Refund calls for each
 	// idempotency key fail temporarily.
 	RefundFailures int
+	// LookupFailures makes the first LookupFailures LookupCharge calls for
+	// each idempotency key fail temporarily.
+	LookupFailures int
 }
 
 // SimCharge is a charge attempt as the Simulator recorded it: approved
@@ -73,7 +81,8 @@ type SimRefund struct {
 // repeated with the same key returns the first answer and never moves money
 // twice; a key reused with a different request is refused. A refund never
 // exceeds what is left of its charge. It records everything it did, for
-// tests and the embedded shop. It is safe for concurrent use.
+// tests and the embedded shop. LookupCharge finds the charge (approved or
+// declined) made under a key, for good. It is safe for concurrent use.
 //
 // Its memory is its process's: two replicas of Payments with a Simulator
 // each would have two gateways (a charge one made unknown to the other's
@@ -91,6 +100,7 @@ type Simulator struct {
 	chargeCalls map[string]int        // by idempotency key
 	refunds     map[string]*SimRefund // by idempotency key
 	refundCalls map[string]int
+	lookupCalls map[string]int
 }
 
 var _ Gateway = (*Simulator)(nil)
@@ -104,6 +114,7 @@ func NewSimulator(cfg SimulatorConfig) *Simulator {
 		chargeCalls: map[string]int{},
 		refunds:     map[string]*SimRefund{},
 		refundCalls: map[string]int{},
+		lookupCalls: map[string]int{},
 	}
 }
 
@@ -161,6 +172,27 @@ func (s *Simulator) Refund(ctx context.Context, req RefundRequest) (RefundResult
 	return r.answer(req)
 }
 
+// LookupCharge returns the charge made under key; see Simulator.
+func (s *Simulator) LookupCharge(ctx context.Context, key string) (Charge, bool, error) {
+	if err := checkLookup(key); err != nil {
+		return Charge{}, false, err
+	}
+	if err := simWait(ctx, s.cfg.Latency); err != nil {
+		return Charge{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookupCalls[key]++
+	if n := s.lookupCalls[key]; n <= s.cfg.LookupFailures {
+		return Charge{}, false, lookupHiccup(n)
+	}
+	c := s.charges[key]
+	if c == nil {
+		return Charge{}, false, nil
+	}
+	return c.found(), true, nil
+}
+
 // The rules both simulators follow, whatever keeps their records.
 
 func checkChargeRequest(req ChargeRequest) error {
@@ -171,6 +203,13 @@ func checkChargeRequest(req ChargeRequest) error {
 		return fmt.Errorf("%w: amount %d: want a positive amount", ErrGatewayInvalidRequest, req.AmountCents)
 	case !currencyRE.MatchString(req.Currency):
 		return fmt.Errorf("%w: currency %q", ErrGatewayInvalidRequest, req.Currency)
+	}
+	return nil
+}
+
+func checkLookup(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: no idempotency key", ErrGatewayInvalidRequest)
 	}
 	return nil
 }
@@ -207,6 +246,8 @@ func newSimCharge(req ChargeRequest, n int, at time.Time) (*SimCharge, error) {
 		c.Approved = true
 	case TokenUnavailable:
 		return nil, fmt.Errorf("%w: simulated outage", ErrTemporary)
+	case TokenChargedTimeout:
+		c.Approved = true // and answer times out
 	default:
 		c.DeclineReason = "invalid_token"
 	}
@@ -217,16 +258,28 @@ func newSimCharge(req ChargeRequest, n int, at time.Time) (*SimCharge, error) {
 }
 
 // answer is c's answer to req, a call with c's key: c again, unless req
-// asks for something else under that key.
+// asks for something else under that key (or c's token loses every answer).
 func (c *SimCharge) answer(req ChargeRequest) (Charge, error) {
 	if c.Token != req.Token || c.AmountCents != req.AmountCents || c.Currency != req.Currency {
 		return Charge{}, fmt.Errorf("%w: key %s", ErrIdempotencyMismatch, req.IdempotencyKey)
 	}
-	return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}, nil
+	if c.Token == TokenChargedTimeout {
+		return Charge{}, fmt.Errorf("%w: simulated timeout (the card was charged; the answer is lost)", ErrTemporary)
+	}
+	return c.found(), nil
+}
+
+// found is c as LookupCharge returns it.
+func (c *SimCharge) found() Charge {
+	return Charge{ID: c.ID, Approved: c.Approved, DeclineReason: c.DeclineReason}
 }
 
 func refundHiccup(n int) error {
 	return fmt.Errorf("%w: simulated refund hiccup (call %d for this key)", ErrTemporary, n)
+}
+
+func lookupHiccup(n int) error {
+	return fmt.Errorf("%w: simulated lookup hiccup (call %d for this key)", ErrTemporary, n)
 }
 
 // canRefund says whether req may refund approved charge c (nil: unknown).
@@ -314,4 +367,13 @@ func (s *Simulator) ChargeCalls(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.chargeCalls[key]
+}
+
+// LookupCalls returns how many LookupCharge calls reached the simulator
+// with key key (including failed ones; not those refused as invalid or cut
+// short by their context).
+func (s *Simulator) LookupCalls(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookupCalls[key]
 }

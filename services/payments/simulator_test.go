@@ -20,6 +20,7 @@ type simulator interface {
 	chargesFor(t testing.TB, ref string) []payments.SimCharge
 	refunds(t testing.TB) []payments.SimRefund
 	chargeCalls(t testing.TB, key string) int
+	lookupCalls(t testing.TB, key string) int
 }
 
 type memorySimulator struct{ *payments.Simulator }
@@ -30,6 +31,7 @@ func (s memorySimulator) chargesFor(_ testing.TB, ref string) []payments.SimChar
 }
 func (s memorySimulator) refunds(testing.TB) []payments.SimRefund  { return s.Refunds() }
 func (s memorySimulator) chargeCalls(_ testing.TB, key string) int { return s.ChargeCalls(key) }
+func (s memorySimulator) lookupCalls(_ testing.TB, key string) int { return s.LookupCalls(key) }
 
 type storedSimulator struct{ *payments.StoredSimulator }
 
@@ -56,6 +58,15 @@ func (s storedSimulator) refunds(t testing.TB) []payments.SimRefund {
 func (s storedSimulator) chargeCalls(t testing.TB, key string) int {
 	t.Helper()
 	n, err := s.ChargeCalls(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (s storedSimulator) lookupCalls(t testing.TB, key string) int {
+	t.Helper()
+	n, err := s.LookupCalls(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +208,74 @@ func TestSimulatorIdempotency(t *testing.T) {
 		}
 		if rs := sim.refunds(t); len(rs) != 2 || rs[0].AmountCents+rs[1].AmountCents != 500 {
 			t.Fatalf("refunds = %+v", rs)
+		}
+	})
+}
+
+// TestSimulatorLookup: LookupCharge finds the charge made under a key,
+// approved or declined, and nothing for a key that never charged;
+// tok_charged_timeout charges once yet every Charge call fails temporarily,
+// and only the lookup shows the charge.
+func TestSimulatorLookup(t *testing.T) {
+	eachSimulator(t, payments.SimulatorConfig{}, func(t *testing.T, sim simulator) {
+		ctx := context.Background()
+		approved, err := sim.Charge(ctx, charge("ok", payments.TokenApprove, 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = sim.Charge(ctx, charge("no", payments.TokenDecline, 100))
+		_, _ = sim.Charge(ctx, charge("down", payments.TokenUnavailable, 100))
+		for key, want := range map[string]struct {
+			found bool
+			ch    payments.Charge
+		}{
+			"ok":    {true, approved},
+			"no":    {true, payments.Charge{DeclineReason: "card_declined"}},
+			"down":  {false, payments.Charge{}},
+			"never": {false, payments.Charge{}},
+		} {
+			ch, found, err := sim.LookupCharge(ctx, key)
+			if err != nil || found != want.found || ch != want.ch {
+				t.Errorf("LookupCharge(%q) = %+v, %v, %v; want %+v, %v", key, ch, found, err, want.ch, want.found)
+			}
+		}
+		for i := 1; i <= 3; i++ {
+			ch, err := sim.Charge(ctx, charge("lost", payments.TokenChargedTimeout, 700))
+			if !errors.Is(err, payments.ErrTemporary) || ch.Approved {
+				t.Fatalf("charged_timeout call %d: %+v, %v", i, ch, err)
+			}
+		}
+		cs := sim.chargesFor(t, "order-lost")
+		if len(cs) != 1 || cs[0].AmountCents != 700 || cs[0].ID == "" {
+			t.Fatalf("charged_timeout: charges %+v, want one", cs)
+		}
+		ch, found, err := sim.LookupCharge(ctx, "lost")
+		if err != nil || !found || !ch.Approved || ch.ID != cs[0].ID {
+			t.Fatalf("LookupCharge(lost) = %+v, %v, %v; want the charge %s", ch, found, err, cs[0].ID)
+		}
+		if _, _, err := sim.LookupCharge(ctx, ""); !errors.Is(err, payments.ErrGatewayInvalidRequest) {
+			t.Fatalf("LookupCharge without a key: %v", err)
+		}
+		if n := sim.lookupCalls(t, "lost"); n != 1 {
+			t.Fatalf("LookupCalls = %d", n)
+		}
+	})
+}
+
+func TestSimulatorLookupFailures(t *testing.T) {
+	eachSimulator(t, payments.SimulatorConfig{LookupFailures: 2}, func(t *testing.T, sim simulator) {
+		ctx := context.Background()
+		ch, _ := sim.Charge(ctx, charge("p", payments.TokenApprove, 100))
+		for i := 1; i <= 2; i++ {
+			if _, found, err := sim.LookupCharge(ctx, "p"); !errors.Is(err, payments.ErrTemporary) || found {
+				t.Fatalf("lookup call %d: %v, %v", i, found, err)
+			}
+		}
+		if got, found, err := sim.LookupCharge(ctx, "p"); err != nil || !found || got != ch {
+			t.Fatalf("lookup call 3: %+v, %v, %v", got, found, err)
+		}
+		if n := sim.lookupCalls(t, "p"); n != 3 {
+			t.Fatalf("LookupCalls = %d", n)
 		}
 	})
 }

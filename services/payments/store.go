@@ -82,12 +82,13 @@ func lockOrder(ctx context.Context, tx *sqldb.Tx, orderID string) error {
 	return nil
 }
 
-const paymentCols = `id, order_id, status, amount_cents, currency, token, attempts, charge_id, reason, next_attempt_at, created_at, updated_at`
+const paymentCols = `id, order_id, status, amount_cents, currency, token, attempts, charge_id, reason, next_attempt_at, created_at, updated_at,
+	outcome_unknown_since, lookups`
 
 func scanPayment(sc interface{ Scan(...any) error }) (*Payment, error) {
 	p := &Payment{}
 	err := sc.Scan(&p.id, &p.orderID, &p.status, &p.amountCents, &p.currency, &p.token, &p.attempts, &p.chargeID,
-		&p.reason, timeCol{&p.nextAttemptAt}, timeCol{&p.createdAt}, timeCol{&p.updatedAt})
+		&p.reason, timeCol{&p.nextAttemptAt}, timeCol{&p.createdAt}, timeCol{&p.updatedAt}, timeCol{&p.unknownSince}, &p.lookups)
 	return p, err
 }
 
@@ -97,11 +98,11 @@ func scanPayment(sc interface{ Scan(...any) error }) (*Payment, error) {
 func insertPayment(ctx context.Context, tx *sqldb.Tx, p *Payment) (bool, error) {
 	d := tx.Dialect()
 	res, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO payments (`+paymentCols+`)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
 		WHERE NOT EXISTS (SELECT 1 FROM order_cancellations WHERE order_id = $2)
 		ON CONFLICT (order_id) DO NOTHING`),
 		p.id, p.orderID, p.status, p.amountCents, p.currency, p.token, p.attempts, p.chargeID, p.reason,
-		timeArg(d, p.nextAttemptAt), timeArg(d, p.createdAt), timeArg(d, p.updatedAt))
+		timeArg(d, p.nextAttemptAt), timeArg(d, p.createdAt), timeArg(d, p.updatedAt), timeArg(d, p.unknownSince), p.lookups)
 	if err != nil {
 		return false, fmt.Errorf("insert payment: %w", err)
 	}
@@ -127,12 +128,20 @@ func lockPayment(ctx context.Context, tx *sqldb.Tx, id string, byOrder bool) (*P
 	return p, nil
 }
 
-// updatePayment writes p's changeable fields and gives up any claim on it.
-func updatePayment(ctx context.Context, tx *sqldb.Tx, p *Payment) error {
+// updatePayment writes p's changeable fields and, release, gives up any
+// claim on it (a worker recording its call's result). A cancellation keeps
+// the claim: a worker whose call is in flight still holds the payment, and
+// its lookup must wait for that call's result (or its lease) to be sure.
+func updatePayment(ctx context.Context, tx *sqldb.Tx, p *Payment, release bool) error {
 	d := tx.Dialect()
+	claim := ""
+	if release {
+		claim = ", claimed_until = NULL"
+	}
 	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE payments SET status = $2, token = $3, attempts = $4, charge_id = $5,
-		reason = $6, next_attempt_at = $7, updated_at = $8, claimed_until = NULL WHERE id = $1`),
-		p.id, p.status, p.token, p.attempts, p.chargeID, p.reason, timeArg(d, p.nextAttemptAt), timeArg(d, p.updatedAt))
+		reason = $6, next_attempt_at = $7, updated_at = $8, outcome_unknown_since = $9, lookups = $10`+claim+` WHERE id = $1`),
+		p.id, p.status, p.token, p.attempts, p.chargeID, p.reason, timeArg(d, p.nextAttemptAt), timeArg(d, p.updatedAt),
+		timeArg(d, p.unknownSince), p.lookups)
 	if err != nil {
 		return fmt.Errorf("update payment: %w", err)
 	}
@@ -243,26 +252,39 @@ type refundTask struct {
 	claim                                   time.Time
 }
 
-// claimSQL is the claim statement on table: up to $3 rows that are due
-// ($2 = now) and not leased are leased until $1, oldest due first. On
-// PostgreSQL SKIP LOCKED lets replicas claim side by side; SQLite's single
-// writer serializes claims anyway.
-func claimSQL(d sqldb.Dialect, table, returning string) string {
+// verifyTask is a payment whose outcome is unknown, claimed for a lookup,
+// until claim.
+type verifyTask struct {
+	paymentID, orderID string
+	claim              time.Time
+}
+
+// claimSQL is the claim statement on table: up to $3 rows that match which
+// (pending ones, or those whose outcome is unknown), are due ($2 = now) and
+// are not leased are leased until $1, oldest due first. On PostgreSQL SKIP
+// LOCKED lets replicas claim side by side; SQLite's single writer
+// serializes claims anyway.
+func claimSQL(d sqldb.Dialect, table, which, returning string) string {
 	lock := ""
 	if d == sqldb.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	return d.Rebind(`UPDATE ` + table + ` SET claimed_until = $1 WHERE id IN (
-		SELECT id FROM ` + table + ` WHERE status = 'pending' AND next_attempt_at <= $2
+		SELECT id FROM ` + table + ` WHERE ` + which + ` AND next_attempt_at <= $2
 			AND (claimed_until IS NULL OR claimed_until <= $2)
 		ORDER BY next_attempt_at LIMIT $3` + lock + `)
 		RETURNING ` + returning)
 }
 
+const (
+	pendingRows = `status = 'pending'`
+	unknownRows = `outcome_unknown_since IS NOT NULL` // never pending ones: see Payment.becomeUnknown
+)
+
 // claimCharges leases up to limit due pending payments until now+lease.
 func claimCharges(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]chargeTask, error) {
 	d := tx.Dialect()
-	rows, err := tx.QueryContext(ctx, claimSQL(d, "payments", "id, order_id, token, currency, amount_cents"),
+	rows, err := tx.QueryContext(ctx, claimSQL(d, "payments", pendingRows, "id, order_id, token, currency, amount_cents"),
 		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim payments: %w", err)
@@ -282,7 +304,7 @@ func claimCharges(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 // claimRefunds leases up to limit due pending refunds until now+lease.
 func claimRefunds(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]refundTask, error) {
 	d := tx.Dialect()
-	rows, err := tx.QueryContext(ctx, claimSQL(d, "refunds", "id, payment_id, charge_id, currency, amount_cents"),
+	rows, err := tx.QueryContext(ctx, claimSQL(d, "refunds", pendingRows, "id, payment_id, charge_id, currency, amount_cents"),
 		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim refunds: %w", err)
@@ -293,6 +315,29 @@ func claimRefunds(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 		t := refundTask{claim: now.Add(lease)}
 		if err := rows.Scan(&t.refundID, &t.paymentID, &t.chargeID, &t.currency, &t.amountCents); err != nil {
 			return nil, fmt.Errorf("claim refunds: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// claimVerifications leases up to limit payments due for a lookup (their
+// outcome unknown) until now+lease. A payment still claimed by a charge
+// worker (voided while its call was in flight) is not due until that
+// worker records its result or its lease runs out.
+func claimVerifications(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]verifyTask, error) {
+	d := tx.Dialect()
+	rows, err := tx.QueryContext(ctx, claimSQL(d, "payments", unknownRows, "id, order_id"),
+		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim lookups: %w", err)
+	}
+	defer rows.Close()
+	var out []verifyTask
+	for rows.Next() {
+		t := verifyTask{claim: now.Add(lease)}
+		if err := rows.Scan(&t.paymentID, &t.orderID); err != nil {
+			return nil, fmt.Errorf("claim lookups: %w", err)
 		}
 		out = append(out, t)
 	}

@@ -16,8 +16,8 @@ import (
 // and so is this one. A charge made through one replica is refunded
 // through another, a call repeated by another replica after a crash (or a
 // lease that ran out) returns the first answer instead of charging again,
-// tok_flaky counts its calls across replicas, and a restart forgets
-// nothing.
+// tok_flaky counts its calls across replicas, a lookup through one replica
+// finds a charge made through another, and a restart forgets nothing.
 //
 // It follows the Simulator's rules to the letter. Each call is a
 // transaction of its own, never the caller's (a gateway's records do not
@@ -116,6 +116,42 @@ func (s *StoredSimulator) Refund(ctx context.Context, req RefundRequest) (Refund
 	return r.answer(req)
 }
 
+// LookupCharge returns the charge made under key; see Simulator.
+func (s *StoredSimulator) LookupCharge(ctx context.Context, key string) (Charge, bool, error) {
+	if err := checkLookup(key); err != nil {
+		return Charge{}, false, err
+	}
+	if err := simWait(ctx, s.cfg.Latency); err != nil {
+		return Charge{}, false, err
+	}
+	var (
+		c       *SimCharge
+		callErr error
+	)
+	err := s.db.Transact(ctx, func(tx *sqldb.Tx) error {
+		n, err := countSimCall(ctx, tx, "lookup", key)
+		if err != nil {
+			return err
+		}
+		if n <= s.cfg.LookupFailures {
+			callErr = lookupHiccup(n)
+			return nil
+		}
+		c, err = simChargeByKey(ctx, tx, key)
+		return err
+	})
+	if err != nil {
+		return Charge{}, false, fmt.Errorf("%w: the simulator's records: %w", ErrTemporary, err)
+	}
+	if callErr != nil {
+		return Charge{}, false, callErr
+	}
+	if c == nil {
+		return Charge{}, false, nil
+	}
+	return c.found(), true, nil
+}
+
 // Charges returns the approved charges, oldest first.
 func (s *StoredSimulator) Charges(ctx context.Context) ([]SimCharge, error) {
 	return s.ChargesFor(ctx, "")
@@ -162,13 +198,23 @@ func (s *StoredSimulator) Refunds(ctx context.Context) ([]SimRefund, error) {
 // ChargeCalls returns how many Charge calls reached the simulator with
 // idempotency key key, as Simulator.ChargeCalls.
 func (s *StoredSimulator) ChargeCalls(ctx context.Context, key string) (int, error) {
+	return s.calls(ctx, "charge", key)
+}
+
+// LookupCalls returns how many LookupCharge calls reached the simulator
+// with key key, as Simulator.LookupCalls.
+func (s *StoredSimulator) LookupCalls(ctx context.Context, key string) (int, error) {
+	return s.calls(ctx, "lookup", key)
+}
+
+func (s *StoredSimulator) calls(ctx context.Context, kind, key string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.db.Dialect().Rebind(`SELECT n FROM gateway_sim_calls WHERE kind = 'charge' AND idempotency_key = $1`), key).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.db.Dialect().Rebind(`SELECT n FROM gateway_sim_calls WHERE kind = $1 AND idempotency_key = $2`), kind, key).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("simulator: charge calls: %w", err)
+		return 0, fmt.Errorf("simulator: %s calls: %w", kind, err)
 	}
 	return n, nil
 }
