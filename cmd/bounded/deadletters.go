@@ -4,14 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -196,9 +194,6 @@ func writeDeadLetters(w io.Writer, dls []deadLetterRow) error {
 	return t.write(w)
 }
 
-// oneLine is s with its runs of white space (new lines) made one space.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // call sends an admin request to the shop and decodes the answer, which
 // must be 200, into out. Its errors are one line, prefixed with the
 // command.
@@ -207,30 +202,9 @@ func (cfg *deadLettersConfig) call(ctx context.Context, method, path string, out
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.cmd, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(cfg.base, "/")+path, nil)
+	b, err := callShop(ctx, cfg.base, token, method, path, http.StatusOK)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.cmd, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: the shop does not answer at %s (is 'bounded up' running? --url sets the address): %w", cfg.cmd, cfg.base, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s: reading the answer: %w", cfg.cmd, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var p struct {
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) != nil || p.Detail == "" {
-			p.Detail = string(b)
-		}
-		return fmt.Errorf("%s: %s (HTTP %d)", cfg.cmd, oneLine(p.Detail), resp.StatusCode)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s: the answer: %w", cfg.cmd, err)

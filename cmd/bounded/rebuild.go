@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/bounded-dev/bounded/services/reporting"
@@ -120,34 +117,12 @@ func (m *Main) progress(line string) {
 // rebuildCall sends an admin request to the shop and decodes the answer,
 // which must have status want.
 func rebuildCall(ctx context.Context, cfg rebuildConfig, method, path string, want int, out any) error {
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var body io.Reader
-	if method == http.MethodPost {
-		body = bytes.NewReader(nil)
+	b, err := callShop(ctx, cfg.base, cfg.token, method, path, want)
+	if se := (*shopError)(nil); errors.As(err, &se) {
+		return fmt.Errorf("reporting rebuild: %s %s: %w", method, path, err)
 	}
-	req, err := http.NewRequestWithContext(rctx, method, strings.TrimSuffix(cfg.base, "/")+path, body)
 	if err != nil {
 		return fmt.Errorf("reporting rebuild: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+cfg.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reporting rebuild: the shop does not answer at %s (is 'bounded up' running? --url sets the address): %w", cfg.base, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("reporting rebuild: reading the answer: %w", err)
-	}
-	if resp.StatusCode != want {
-		var p struct {
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) != nil || p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(b))
-		}
-		return fmt.Errorf("reporting rebuild: %s %s: %s (HTTP %d)", method, path, p.Detail, resp.StatusCode)
 	}
 	return json.Unmarshal(b, out)
 }

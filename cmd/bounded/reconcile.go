@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -119,35 +118,17 @@ func (o ownerStats) positions() map[string][2]int64 {
 // shopClient calls the shop's API with the admin token.
 type shopClient struct {
 	base, token string
-	http        *http.Client
 }
 
 // get fetches path into v. Any answer but 200 is an error with the
 // problem's detail.
 func (c shopClient) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.base, "/")+path, nil)
+	body, err := callShop(ctx, c.base, c.token, http.MethodGet, path, http.StatusOK)
+	if se := (*shopError)(nil); errors.As(err, &se) {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("the shop does not answer at %s (is 'bounded up' running? --url sets the address): %w", c.base, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: reading the answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var p struct {
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(body, &p) != nil || p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(body))
-		}
-		return fmt.Errorf("GET %s: %s (HTTP %d)", path, p.Detail, resp.StatusCode)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)
@@ -345,7 +326,7 @@ func compare(s snapshot) []figure {
 
 // reconcile waits for a consistent point, compares and prints.
 func (m *Main) reconcile(ctx context.Context, cfg reconcileConfig) error {
-	c := shopClient{base: cfg.base, token: cfg.token, http: &http.Client{Timeout: 10 * time.Second}}
+	c := shopClient{base: cfg.base, token: cfg.token}
 	start := time.Now()
 	deadline := start.Add(cfg.wait)
 	var last string

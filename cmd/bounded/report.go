@@ -143,33 +143,12 @@ func (cfg reportConfig) path() string {
 
 // report asks the shop's Reporting API and prints its answer.
 func (m *Main) report(ctx context.Context, cfg reportConfig) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	u := strings.TrimSuffix(cfg.base, "/") + cfg.path()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := callShop(ctx, cfg.base, "", http.MethodGet, cfg.path(), http.StatusOK)
+	if se := (*shopError)(nil); errors.As(err, &se) && se.Status == http.StatusNotFound && strings.HasPrefix(se.Detail, "no service") {
+		se.Detail = "this shop runs no reporting service"
+	}
 	if err != nil {
 		return fmt.Errorf("report %s: %w", cfg.name, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("report %s: the shop does not answer at %s (is 'bounded up' running? --url sets the address): %w", cfg.name, cfg.base, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("report %s: reading the answer: %w", cfg.name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var p struct {
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(body, &p) != nil || p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(body))
-		}
-		if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(p.Detail, "no service") {
-			p.Detail = "this shop runs no reporting service"
-		}
-		return fmt.Errorf("report %s: %s (HTTP %d)", cfg.name, p.Detail, resp.StatusCode)
 	}
 	if cfg.format == "json" {
 		_, err := m.Stdout.Write(body)
