@@ -127,12 +127,12 @@ func TestDiscardADeadLetter(t *testing.T) {
 				t.Errorf("the WARN line lacks %s:\n%s", want, warns[0])
 			}
 		}
-		if n, series := metric(t, reg, "bounded_inbox_dead_letters_discarded_total", "service", "reader", "consumer", "reader-gone"); n != 1 || series != 1 {
+		if n, series := servicetest.MetricSeries(t, reg, "bounded_inbox_dead_letters_discarded_total", "service", "reader", "consumer", "reader-gone"); n != 1 || series != 1 {
 			t.Errorf("discarded counter of reader-gone = %v in %d series, want 1 in 1", n, series)
 		}
 		// The consumer the service runs has its series from the start, at zero.
 		running := ns + "_" + service.ConsumerName("reader", "writer")
-		if n, series := metric(t, reg, "bounded_inbox_dead_letters_discarded_total", "service", "reader", "consumer", running); n != 0 || series != 1 {
+		if n, series := servicetest.MetricSeries(t, reg, "bounded_inbox_dead_letters_discarded_total", "service", "reader", "consumer", running); n != 0 || series != 1 {
 			t.Errorf("discarded counter of %s = %v in %d series, want 0 in 1", running, n, series)
 		}
 		if n, _ := inbox.Count(ctx, db, ""); n != 0 {
@@ -142,36 +142,6 @@ func TestDiscardADeadLetter(t *testing.T) {
 			t.Errorf("second DELETE: %d %s, want 404", rec.Code, rec.Body)
 		}
 	})
-}
-
-// metric sums the series of counter name whose labels include the given
-// name/value pairs, and counts them.
-func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) (sum float64, series int) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue()
-			series++
-		}
-	}
-	return sum, series
 }
 
 // lockedBuffer is a log's destination that tests read while the host may

@@ -413,16 +413,24 @@ func (h *Harness) Metric(t testing.TB, name string, labels ...string) float64 {
 
 func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
+	sum, _ := MetricSeries(t, reg, name, labels...)
+	return sum
+}
+
+// MetricSeries sums the series of metric name in reg whose labels include
+// the given name/value pairs (a histogram counts its samples), and counts
+// those series: a series at 0 is there, one never made is not.
+func MetricSeries(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) (sum float64, series int) {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
-	series:
+	next:
 		for _, m := range mf.GetMetric() {
 			have := map[string]string{}
 			for _, lp := range m.GetLabel() {
@@ -430,9 +438,10 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 			}
 			for i := 0; i+1 < len(labels); i += 2 {
 				if have[labels[i]] != labels[i+1] {
-					continue series
+					continue next
 				}
 			}
+			series++
 			switch {
 			case m.GetCounter() != nil:
 				sum += m.GetCounter().GetValue()
@@ -443,5 +452,5 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 			}
 		}
 	}
-	return sum
+	return sum, series
 }
