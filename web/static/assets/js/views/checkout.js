@@ -15,6 +15,7 @@ const TOKENS = [
   { token: "tok_decline", label: "Declined", what: "card_declined: the order is cancelled and its stock released." },
   { token: "tok_insufficient_funds", label: "Insufficient funds", what: "Declined: the order is cancelled and its stock released." },
   { token: "tok_unavailable", label: "Gateway down", what: "Every attempt fails; after its retries Payments declines and the order is cancelled." },
+  { token: "tok_charged_timeout", label: "Charged, answer lost", what: "The card is charged but every answer times out: Payments declines and cancels, then finds the charge by lookup and refunds it." },
   { token: "tok_unknown", label: "Unknown token", what: "Any other token: declined as invalid_token." },
 ];
 
