@@ -25,8 +25,9 @@
 //     advisory lock on a dedicated connection and claims on that same
 //     connection, so a relay whose connection (and so its lock) is gone cannot
 //     claim again. Standbys try the lock every StandbyInterval.
-//   - On SQLite the database belongs to one process (embedded mode), so the
-//     relay leads without a lock.
+//   - On SQLite one relay per database file is active too: it holds an
+//     flock on FILE-relay.lock; standbys (in a second process on the same
+//     file, say) try it every StandbyInterval.
 //
 // Per-aggregate order: the outbox makes seq order agree with commit order for
 // each aggregate (see package outbox), the relay publishes in seq order over
@@ -60,6 +61,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/bus"
 	"github.com/bounded-dev/bounded/platform/contract"
+	"github.com/bounded-dev/bounded/platform/flock"
 	"github.com/bounded-dev/bounded/platform/outbox"
 	"github.com/bounded-dev/bounded/platform/sqldb"
 )
@@ -85,8 +87,8 @@ type Config struct {
 	DeleteLinger time.Duration
 	// PollInterval is the backstop poll when no wake-up arrives. Default 1 s.
 	PollInterval time.Duration
-	// StandbyInterval is how often a standby tries to take the lead (PostgreSQL
-	// only). Default 1 s.
+	// StandbyInterval is how often a standby tries to take the lead.
+	// Default 1 s.
 	StandbyInterval time.Duration
 	// RetryHorizon is the longest a published row may wait to be deleted
 	// before it is published again (failover, backoff, a database restart).
@@ -273,9 +275,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if r.db.Dialect() == sqldb.Postgres {
 			err = r.leadPostgres(ctx)
 		} else {
-			err = r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
-				return r.ob.Pending(ctx, nil, limit, ex)
-			})
+			err = r.leadSQLite(ctx)
 		}
 		if ctx.Err() != nil {
 			break
@@ -369,6 +369,39 @@ func (r *Relay) leadPostgres(ctx context.Context) error {
 	go r.listen(lctx)
 	return r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
 		return r.ob.PendingPgx(ctx, conn, limit, ex)
+	})
+}
+
+// leadSQLite waits until it holds the leadership lock of a SQLite outbox,
+// an flock on the file FILE-relay.lock beside the database, then leads
+// until an error or ctx ends. A SQLite file normally belongs to one
+// process, but nothing stops a second one (a second `bounded serve` on the
+// same file): the lock keeps its relay a standby, as on PostgreSQL. The
+// kernel releases it with the process, however that ends.
+func (r *Relay) leadSQLite(ctx context.Context) error {
+	path := r.db.Path() + "-relay.lock"
+	var unlock func() error
+	for waited := false; ; waited = true {
+		var err error
+		unlock, err = flock.TryLock(path)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, flock.ErrHeld) {
+			return fmt.Errorf("relay: leadership lock %s: %w", path, err)
+		}
+		if !waited {
+			r.log.Info("relay standing by: another relay leads this outbox", "lock", path, "holder", err)
+		}
+		if !sleep(ctx, r.cfg.StandbyInterval) {
+			return nil
+		}
+	}
+	defer unlock()
+	r.log.Info("relay leads")
+	defer r.log.Info("relay stepped down")
+	return r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
+		return r.ob.Pending(ctx, nil, limit, ex)
 	})
 }
 

@@ -628,3 +628,57 @@ func TestOneClaimPerWakeUp(t *testing.T) {
 		}
 	})
 }
+
+// TestOneRelayLeadsASQLiteOutbox runs two relays on one SQLite outbox
+// (two processes on one file would do the same): one leads, the other
+// stands by; when the leader stops, the standby leads within
+// StandbyInterval, and every event is published once, in order.
+func TestOneRelayLeadsASQLiteOutbox(t *testing.T) {
+	f := newFixture(t, sqldb.SQLite, testenv.NATS(t))
+	start := func() (*prometheus.Registry, func()) {
+		reg := prometheus.NewRegistry()
+		cfg := f.config(t)
+		cfg.Metrics = reg
+		cfg.StandbyInterval = 50 * time.Millisecond
+		stop, _ := f.start(t, cfg)
+		return reg, stop
+	}
+	leads := func(reg *prometheus.Registry) bool { return toolkittest.Metric(t, reg, "bounded_relay_leader") == 1 }
+	regA, stopA := start()
+	waitUntil(t, 10*time.Second, "the first relay leads", func() bool { return leads(regA) })
+	regB, _ := start()
+	for i := range 10 {
+		f.write(t, f.event(t, "a", i))
+	}
+	f.waitEmpty(t, 10*time.Second)
+	if leads(regB) || toolkittest.Metric(t, regB, "bounded_relay_claims_total") != 0 {
+		t.Fatal("the second relay leads or claims while the first leads")
+	}
+	stopA()
+	waitUntil(t, 10*time.Second, "the standby leads", func() bool { return leads(regB) })
+	for i := 10; i < 20; i++ {
+		f.write(t, f.event(t, "a", i))
+	}
+	f.waitEmpty(t, 10*time.Second)
+	got := f.collect(t, 20, 10*time.Second)
+	if len(got) != 20 || f.streamMsgs(t) != 20 {
+		t.Fatalf("received %d events, the stream holds %d; want 20 each", len(got), f.streamMsgs(t))
+	}
+	for i, m := range got {
+		var p payload
+		if err := json.Unmarshal(m.Data(), &p); err != nil || p.N != i {
+			t.Fatalf("event %d is %s (%v), want n=%d: order broken", i, m.Data(), err, i)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -90,6 +90,7 @@ func (c Config) Validate() error {
 type DB struct {
 	dialect Dialect
 	dsn     string
+	path    string // SQLite: the file's absolute path
 	// write runs transactions; read serves queries outside transactions.
 	// They are the same pool on PostgreSQL.
 	write *sql.DB
@@ -163,7 +164,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		r.SetMaxOpenConns(cfg.MaxConns)
 		r.SetMaxIdleConns(cfg.MaxConns)
-		db.write, db.read = w, r
+		db.write, db.read, db.path = w, r, abs
 		db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 		// Create the file and switch it to WAL before any reader opens it.
 		if _, err := w.ExecContext(ctx, "PRAGMA user_version"); err != nil {
@@ -183,6 +184,10 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // DSN returns the DSN the database was opened with (it may hold a password).
 func (db *DB) DSN() string { return db.dsn }
+
+// Path returns the absolute path of a SQLite database's file; "" on
+// PostgreSQL.
+func (db *DB) Path() string { return db.path }
 
 // Redacted returns the DSN with any password replaced, for logs and errors.
 func (db *DB) Redacted() string {
