@@ -26,7 +26,9 @@ type Stats struct {
 // taken (captured, or refunded since), declined and voided those that
 // stayed so (a payment charged after it was declined or voided is
 // captured). Refunds count those issued; RefundsPending those the gateway
-// has yet to make.
+// has yet to make. OutcomeUnknown counts the declined or voided payments
+// whose gateway outcome a lookup has yet to settle: one may still turn
+// out charged, and be captured and refunded.
 type CurrencyTotal struct {
 	Currency       string `json:"currency"`
 	Pending        int64  `json:"pending"`
@@ -39,6 +41,7 @@ type CurrencyTotal struct {
 	RefundsIssued  int64  `json:"refunds_issued"`
 	RefundedCents  int64  `json:"refunded_cents"`
 	RefundsPending int64  `json:"refunds_pending"`
+	OutcomeUnknown int64  `json:"outcome_unknown"`
 }
 
 // stats reads the totals and the outbox's position in one statement.
@@ -48,6 +51,8 @@ func (s *svc) stats(ctx context.Context) (Stats, error) {
 FROM payments GROUP BY status, currency
 UNION ALL SELECT 'refund', status, currency, count(*), CAST(COALESCE(sum(amount_cents), 0) AS bigint)
 FROM refunds GROUP BY status, currency
+UNION ALL SELECT 'unknown', '', currency, count(*), 0
+FROM payments WHERE outcome_unknown_since IS NOT NULL GROUP BY currency
 UNION ALL SELECT 'outbox', '', '', p.backlog, p.recorded FROM (`+outbox.PositionQuery(s.db.Dialect())+`) p`)
 	if err != nil {
 		return out, fmt.Errorf("payments: stats: %w", err)
@@ -82,6 +87,8 @@ UNION ALL SELECT 'outbox', '', '', p.backlog, p.recorded FROM (`+outbox.Position
 			t.RefundsIssued, t.RefundedCents = t.RefundsIssued+n, t.RefundedCents+cents
 		case "refund " + string(RefundPending):
 			t.RefundsPending += n
+		case "unknown ":
+			t.OutcomeUnknown += n
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -16,7 +16,9 @@ import (
 // declined and voided, and refunds issued, with the outbox's position.
 func TestStats(t *testing.T) {
 	servicetest.Each(t, func(t *testing.T, d sqldb.Dialect) {
-		s := start(t, d, payments.Config{}, nil)
+		// The first lookup of an unknown outcome comes after an hour: the
+		// gateway_unavailable payment stays unknown through the test.
+		s := start(t, d, payments.Config{VerifyAfter: time.Hour}, nil)
 		var st payments.Stats
 		s.MustJSON(t, "GET", "/payments/stats", nil, true, http.StatusOK, &st)
 		if len(st.ByCurrency) != 0 || st.Outbox.Backlog != 0 {
@@ -25,13 +27,15 @@ func TestStats(t *testing.T) {
 		kept := s.confirm(t, payments.TokenApprove, 1500)
 		refunded := s.confirm(t, payments.TokenApprove, 700)
 		declined := s.confirm(t, payments.TokenDecline, 900)
+		unknown := s.confirm(t, payments.TokenUnavailable, 300)
 		s.waitStatus(t, kept, "captured")
 		s.waitStatus(t, refunded, "captured")
 		s.waitStatus(t, declined, "declined")
+		s.waitStatus(t, unknown, "declined")
 		s.cancel(t, refunded, "out_of_stock")
 		s.waitStatus(t, refunded, "refunded")
-		want := []payments.CurrencyTotal{{Currency: "EUR", Captured: 2, CapturedCents: 2200, Declined: 1, DeclinedCents: 900,
-			RefundsIssued: 1, RefundedCents: 700}}
+		want := []payments.CurrencyTotal{{Currency: "EUR", Captured: 2, CapturedCents: 2200, Declined: 2, DeclinedCents: 1200,
+			RefundsIssued: 1, RefundedCents: 700, OutcomeUnknown: 1}}
 		servicetest.Eventually(t, 10*time.Second, "the outbox published and the totals right", func() bool {
 			s.MustJSON(t, "GET", "/payments/stats", nil, true, http.StatusOK, &st)
 			return st.Outbox.Backlog == 0 && reflect.DeepEqual(st.ByCurrency, want)
