@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bounded-dev/bounded/platform/sqldb"
 	"github.com/bounded-dev/bounded/platform/testenv"
+	"github.com/bounded-dev/bounded/platform/toolkittest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -224,5 +226,40 @@ func TestIsConflict(t *testing.T) {
 	err := exec(`INSERT INTO things (id, name) VALUES (1, 'dup')`)
 	if err == nil || sqldb.IsConflict(err) || sqldb.IsConflict(nil) {
 		t.Fatalf("a duplicate key (%v) or no error counted as a conflict", err)
+	}
+}
+
+// TestTimeRoundTrips stores times through TimeArg and reads them back
+// through TimeCol on both engines: the same instant at millisecond
+// precision, in UTC; the zero time as NULL and back.
+func TestTimeRoundTrips(t *testing.T) {
+	for _, d := range toolkittest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := toolkittest.OpenDB(t, toolkittest.DSN(t, d))
+			ctx := context.Background()
+			typ := "timestamptz"
+			if d == sqldb.SQLite {
+				typ = "INTEGER"
+			}
+			if _, err := db.Writer().ExecContext(ctx, "CREATE TABLE times (id integer PRIMARY KEY, at "+typ+")"); err != nil {
+				t.Fatal(err)
+			}
+			in := time.Date(2026, 12, 5, 13, 14, 15, 123_456_789, time.FixedZone("CET", 3600))
+			for i, v := range []time.Time{in, {}} {
+				if _, err := db.Writer().ExecContext(ctx, d.Rebind("INSERT INTO times VALUES ($1, $2)"), i, sqldb.TimeArg(d, v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got, zero time.Time
+			if err := db.QueryRowContext(ctx, d.Rebind("SELECT at FROM times WHERE id = $1"), 0).Scan(sqldb.TimeCol{T: &got}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRowContext(ctx, d.Rebind("SELECT at FROM times WHERE id = $1"), 1).Scan(sqldb.TimeCol{T: &zero}); err != nil {
+				t.Fatal(err)
+			}
+			if want := in.UTC().Truncate(time.Millisecond); !got.Truncate(time.Millisecond).Equal(want) || got.Location() != time.UTC || !zero.IsZero() {
+				t.Fatalf("read back %v and %v, want %v (UTC) and the zero time", got, zero, want)
+			}
+		})
 	}
 }

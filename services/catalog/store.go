@@ -43,21 +43,6 @@ func (s *store) timeArg(t time.Time) any {
 	return t
 }
 
-// timeCol scans either engine's time column.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(src any) error {
-	switch v := src.(type) {
-	case time.Time:
-		*c.t = v.UTC()
-	case int64:
-		*c.t = time.UnixMilli(v).UTC()
-	default:
-		return fmt.Errorf("catalog: time column holds %T", src)
-	}
-	return nil
-}
-
 // categoryRow is a row of categories.
 type categoryRow struct {
 	Slug      string
@@ -74,7 +59,7 @@ const categoryCols = `slug, name, version, updated_at`
 
 func scanCategory(sc interface{ Scan(...any) error }) (categoryRow, error) {
 	var r categoryRow
-	err := sc.Scan(&r.Slug, &r.Name, &r.Version, timeCol{&r.UpdatedAt})
+	err := sc.Scan(&r.Slug, &r.Name, &r.Version, sqldb.TimeCol{T: &r.UpdatedAt})
 	return r, err
 }
 
@@ -173,7 +158,7 @@ const productCols = `sku, name, short_description, long_description, price_cents
 func scanProduct(sc interface{ Scan(...any) error }) (productRow, error) {
 	var r productRow
 	err := sc.Scan(&r.SKU, &r.Name, &r.ShortDescription, &r.LongDescription, &r.PriceCents, &r.Currency,
-		&r.Category, &r.Active, &r.Version, timeCol{&r.UpdatedAt})
+		&r.Category, &r.Active, &r.Version, sqldb.TimeCol{T: &r.UpdatedAt})
 	return r, err
 }
 

@@ -16,34 +16,6 @@ import (
 // SQLite. The service truncates every time it makes to milliseconds, so that
 // both dialects give back what was stored.
 
-// dbTime is t as a query argument: NULL when zero.
-func dbTime(d sqldb.Dialect, t time.Time) any {
-	switch {
-	case t.IsZero():
-		return nil
-	case d == sqldb.SQLite:
-		return t.UnixMilli()
-	}
-	return t.UTC()
-}
-
-// timeCol scans a time column of either dialect; NULL scans as zero.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-	case time.Time:
-		*c.t = v.UTC()
-	case int64:
-		*c.t = time.UnixMilli(v).UTC()
-	default:
-		return fmt.Errorf("time column: unexpected %T", v)
-	}
-	return nil
-}
-
 // now is the service's clock, at the precision both dialects store.
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
@@ -155,9 +127,9 @@ func upsertPreparation(ctx context.Context, tx *sqldb.Tx, f preparationFacts, at
 		itemsRaw, addrRaw []byte
 	)
 	err := tx.QueryRowContext(ctx, d.Rebind(upsertPreparationSQL),
-		f.OrderID, items, addr, dbTime(d, f.Confirmed), dbTime(d, f.Reserved), dbTime(d, f.Paid),
-		dbTime(d, f.Cancelled), orNull(f.CancelReason), dbTime(d, at),
-	).Scan(&itemsRaw, &addrRaw, timeCol{&p.Confirmed}, timeCol{&p.Reserved}, timeCol{&p.Paid}, timeCol{&p.Cancelled})
+		f.OrderID, items, addr, sqldb.TimeArg(d, f.Confirmed), sqldb.TimeArg(d, f.Reserved), sqldb.TimeArg(d, f.Paid),
+		sqldb.TimeArg(d, f.Cancelled), orNull(f.CancelReason), sqldb.TimeArg(d, at),
+	).Scan(&itemsRaw, &addrRaw, sqldb.TimeCol{T: &p.Confirmed}, sqldb.TimeCol{T: &p.Reserved}, sqldb.TimeCol{T: &p.Paid}, sqldb.TimeCol{T: &p.Cancelled})
 	if err != nil {
 		return preparation{}, fmt.Errorf("upsert preparation %s: %w", f.OrderID, err)
 	}
@@ -197,7 +169,7 @@ func insertShipment(ctx context.Context, tx *sqldb.Tx, s Shipment, due time.Time
 INSERT INTO shipments (id, order_id, status, package, items, shipping_address, created_at, due_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (order_id) DO NOTHING`),
-		s.ID, s.OrderID, string(s.Status), s.Package, encodeLines(s.Items), encodeAddress(s.Address), dbTime(d, s.Created), dbTime(d, due))
+		s.ID, s.OrderID, string(s.Status), s.Package, encodeLines(s.Items), encodeAddress(s.Address), sqldb.TimeArg(d, s.Created), sqldb.TimeArg(d, due))
 	if err != nil {
 		return false, fmt.Errorf("insert shipment of %s: %w", s.OrderID, err)
 	}
@@ -215,7 +187,7 @@ func markPaid(ctx context.Context, tx *sqldb.Tx, orderID string, due time.Time) 
 	res, err := tx.ExecContext(ctx, d.Rebind(`
 UPDATE shipments SET due_at = $1
 WHERE order_id = $2 AND status = 'created' AND due_at IS NULL AND package <> '`+Unpackable+`'`),
-		dbTime(d, due), orderID)
+		sqldb.TimeArg(d, due), orderID)
 	if err != nil {
 		return false, fmt.Errorf("mark shipment of %s paid: %w", orderID, err)
 	}
@@ -234,7 +206,7 @@ func cancelShipment(ctx context.Context, tx *sqldb.Tx, orderID string, at time.T
 	err := tx.QueryRowContext(ctx, d.Rebind(`
 UPDATE shipments SET status = 'cancelled', cancelled_at = $1, due_at = NULL
 WHERE order_id = $2 AND status = 'created'
-RETURNING id`), dbTime(d, at), orderID).Scan(&id)
+RETURNING id`), sqldb.TimeArg(d, at), orderID).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil
@@ -253,7 +225,7 @@ func noteLateCancellation(ctx context.Context, tx *sqldb.Tx, orderID string, at 
 	err := tx.QueryRowContext(ctx, d.Rebind(`
 UPDATE shipments SET cancelled_after_dispatch_at = $1
 WHERE order_id = $2 AND status = 'dispatched' AND cancelled_after_dispatch_at IS NULL
-RETURNING id`), dbTime(d, at), orderID).Scan(&id)
+RETURNING id`), sqldb.TimeArg(d, at), orderID).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil
@@ -288,7 +260,7 @@ RETURNING id, order_id, package, items, created_at`,
 
 func dispatchDue(ctx context.Context, tx *sqldb.Tx, at time.Time, limit int) ([]dispatchedRow, error) {
 	d := tx.Dialect()
-	rows, err := tx.QueryContext(ctx, dispatchDueSQL[d], dbTime(d, at), limit)
+	rows, err := tx.QueryContext(ctx, dispatchDueSQL[d], sqldb.TimeArg(d, at), limit)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch due shipments: %w", err)
 	}
@@ -299,7 +271,7 @@ func dispatchDue(ctx context.Context, tx *sqldb.Tx, at time.Time, limit int) ([]
 			r     dispatchedRow
 			items []byte
 		)
-		if err := rows.Scan(&r.ID, &r.OrderID, &r.Package, &items, timeCol{&r.Created}); err != nil {
+		if err := rows.Scan(&r.ID, &r.OrderID, &r.Package, &items, sqldb.TimeCol{T: &r.Created}); err != nil {
 			return nil, fmt.Errorf("dispatch due shipments: %w", err)
 		}
 		if r.Items, err = decodeLines(items); err != nil {
@@ -317,7 +289,7 @@ func dispatchDue(ctx context.Context, tx *sqldb.Tx, at time.Time, limit int) ([]
 // is paid and waiting).
 func nextDue(ctx context.Context, db *sqldb.DB) (time.Time, error) {
 	var t time.Time
-	err := db.QueryRowContext(ctx, `SELECT MIN(due_at) FROM shipments WHERE status = 'created' AND due_at IS NOT NULL`).Scan(timeCol{&t})
+	err := db.QueryRowContext(ctx, `SELECT MIN(due_at) FROM shipments WHERE status = 'created' AND due_at IS NOT NULL`).Scan(sqldb.TimeCol{T: &t})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next due shipment: %w", err)
 	}
@@ -336,7 +308,7 @@ func scanShipment(row scanner) (Shipment, error) {
 		items, addr []byte
 	)
 	if err := row.Scan(&s.ID, &s.OrderID, &status, &s.Package, &items, &addr,
-		timeCol{&s.Created}, timeCol{&s.Dispatched}, timeCol{&s.Cancelled}, timeCol{&s.CancelledAfterDispatch}); err != nil {
+		sqldb.TimeCol{T: &s.Created}, sqldb.TimeCol{T: &s.Dispatched}, sqldb.TimeCol{T: &s.Cancelled}, sqldb.TimeCol{T: &s.CancelledAfterDispatch}); err != nil {
 		return Shipment{}, err
 	}
 	s.Status = Status(status)

@@ -39,21 +39,6 @@ func dbTime(d sqldb.Dialect, t time.Time) any {
 	return t
 }
 
-// timeCol scans a time stored by either dialect.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch x := v.(type) {
-	case int64:
-		*c.t = time.UnixMilli(x).UTC()
-	case time.Time:
-		*c.t = x.UTC()
-	default:
-		return fmt.Errorf("scan time: unexpected %T", v)
-	}
-	return nil
-}
-
 // inParams returns "$from, $from+1, ..." for n parameters.
 func inParams(from, n int) string {
 	var b strings.Builder
@@ -185,7 +170,7 @@ func scanOrder(r scanner) (*Order, error) {
 	var status string
 	err := r.Scan(&o.id, &o.cartID, &o.customerEmail, &a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode,
 		&a.Country, &o.currency, &o.totalCents, &status, &o.cancelReason, &o.cancelDetail, &o.paymentID,
-		&o.reservationID, &o.shipmentID, timeCol{&o.createdAt}, timeCol{&o.updatedAt})
+		&o.reservationID, &o.shipmentID, sqldb.TimeCol{T: &o.createdAt}, sqldb.TimeCol{T: &o.updatedAt})
 	o.status = Status(status)
 	return o, err
 }
@@ -250,7 +235,7 @@ func (s *store) order(ctx context.Context, id string) (*Order, error) {
 	for rows.Next() {
 		var t Transition
 		var status string
-		if err := rows.Scan(&status, timeCol{&t.At}, &t.Reason); err != nil {
+		if err := rows.Scan(&status, sqldb.TimeCol{T: &t.At}, &t.Reason); err != nil {
 			return nil, fmt.Errorf("read order %s history: %w", id, err)
 		}
 		t.From, t.To = prev, Status(status)

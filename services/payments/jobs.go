@@ -422,7 +422,7 @@ func (s *svc) release(ctx context.Context, table, id string, claim time.Time) {
 	err := s.db.Transact(rctx, func(tx *sqldb.Tx) error {
 		d := tx.Dialect()
 		_, err := tx.ExecContext(rctx, d.Rebind(`UPDATE `+table+` SET claimed_until = NULL
-			WHERE id = $1 AND claimed_until = $2`), id, timeArg(d, claim))
+			WHERE id = $1 AND claimed_until = $2`), id, sqldb.TimeArg(d, claim))
 		return err
 	})
 	if err != nil {

@@ -22,34 +22,6 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// timeArg is t as the dialect stores it; NULL for the zero time.
-func timeArg(d sqldb.Dialect, t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	if d == sqldb.SQLite {
-		return t.UnixMilli()
-	}
-	return t.UTC()
-}
-
-// timeCol scans a time column of either dialect; NULL is the zero time.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch x := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-	case time.Time:
-		*c.t = x.UTC()
-	case int64:
-		*c.t = time.UnixMilli(x).UTC()
-	default:
-		return fmt.Errorf("time column: unexpected %T", v)
-	}
-	return nil
-}
-
 // forUpdate locks the selected rows on PostgreSQL; SQLite has one writer,
 // so a transaction there holds everything it reads.
 func forUpdate(d sqldb.Dialect) string {
@@ -88,7 +60,7 @@ const paymentCols = `id, order_id, status, amount_cents, currency, token, attemp
 func scanPayment(sc interface{ Scan(...any) error }) (*Payment, error) {
 	p := &Payment{}
 	err := sc.Scan(&p.id, &p.orderID, &p.status, &p.amountCents, &p.currency, &p.token, &p.attempts, &p.chargeID,
-		&p.reason, timeCol{&p.nextAttemptAt}, timeCol{&p.createdAt}, timeCol{&p.updatedAt}, timeCol{&p.unknownSince}, &p.lookups)
+		&p.reason, sqldb.TimeCol{T: &p.nextAttemptAt}, sqldb.TimeCol{T: &p.createdAt}, sqldb.TimeCol{T: &p.updatedAt}, sqldb.TimeCol{T: &p.unknownSince}, &p.lookups)
 	return p, err
 }
 
@@ -102,7 +74,7 @@ func insertPayment(ctx context.Context, tx *sqldb.Tx, p *Payment) (bool, error) 
 		WHERE NOT EXISTS (SELECT 1 FROM order_cancellations WHERE order_id = $2)
 		ON CONFLICT (order_id) DO NOTHING`),
 		p.id, p.orderID, p.status, p.amountCents, p.currency, p.token, p.attempts, p.chargeID, p.reason,
-		timeArg(d, p.nextAttemptAt), timeArg(d, p.createdAt), timeArg(d, p.updatedAt), timeArg(d, p.unknownSince), p.lookups)
+		sqldb.TimeArg(d, p.nextAttemptAt), sqldb.TimeArg(d, p.createdAt), sqldb.TimeArg(d, p.updatedAt), sqldb.TimeArg(d, p.unknownSince), p.lookups)
 	if err != nil {
 		return false, fmt.Errorf("insert payment: %w", err)
 	}
@@ -140,8 +112,8 @@ func updatePayment(ctx context.Context, tx *sqldb.Tx, p *Payment, release bool) 
 	}
 	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE payments SET status = $2, token = $3, attempts = $4, charge_id = $5,
 		reason = $6, next_attempt_at = $7, updated_at = $8, outcome_unknown_since = $9, lookups = $10`+claim+` WHERE id = $1`),
-		p.id, p.status, p.token, p.attempts, p.chargeID, p.reason, timeArg(d, p.nextAttemptAt), timeArg(d, p.updatedAt),
-		timeArg(d, p.unknownSince), p.lookups)
+		p.id, p.status, p.token, p.attempts, p.chargeID, p.reason, sqldb.TimeArg(d, p.nextAttemptAt), sqldb.TimeArg(d, p.updatedAt),
+		sqldb.TimeArg(d, p.unknownSince), p.lookups)
 	if err != nil {
 		return fmt.Errorf("update payment: %w", err)
 	}
@@ -151,7 +123,7 @@ func updatePayment(ctx context.Context, tx *sqldb.Tx, p *Payment, release bool) 
 func insertAttempt(ctx context.Context, tx *sqldb.Tx, paymentID string, a Attempt) error {
 	d := tx.Dialect()
 	_, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO payment_attempts (payment_id, n, at, outcome, reason, charge_id)
-		VALUES ($1, $2, $3, $4, $5, $6)`), paymentID, a.N, timeArg(d, a.At), a.Outcome, a.Reason, a.ChargeID)
+		VALUES ($1, $2, $3, $4, $5, $6)`), paymentID, a.N, sqldb.TimeArg(d, a.At), a.Outcome, a.Reason, a.ChargeID)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", err)
 	}
@@ -163,7 +135,7 @@ func insertAttempt(ctx context.Context, tx *sqldb.Tx, paymentID string, a Attemp
 func insertCancellation(ctx context.Context, tx *sqldb.Tx, orderID, reason string, at time.Time) error {
 	d := tx.Dialect()
 	_, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO order_cancellations (order_id, reason, cancelled_at)
-		VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING`), orderID, reason, timeArg(d, at))
+		VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING`), orderID, reason, sqldb.TimeArg(d, at))
 	if err != nil {
 		return fmt.Errorf("insert cancellation: %w", err)
 	}
@@ -176,7 +148,7 @@ const refundCols = `id, payment_id, order_id, charge_id, amount_cents, currency,
 func scanRefund(sc interface{ Scan(...any) error }) (*Refund, error) {
 	r := &Refund{}
 	err := sc.Scan(&r.id, &r.paymentID, &r.orderID, &r.chargeID, &r.amountCents, &r.currency, &r.reason, &r.status,
-		&r.attempts, &r.lastError, &r.gatewayRefundID, timeCol{&r.nextAttemptAt}, timeCol{&r.createdAt}, timeCol{&r.refundedAt})
+		&r.attempts, &r.lastError, &r.gatewayRefundID, sqldb.TimeCol{T: &r.nextAttemptAt}, sqldb.TimeCol{T: &r.createdAt}, sqldb.TimeCol{T: &r.refundedAt})
 	return r, err
 }
 
@@ -187,7 +159,7 @@ func insertRefund(ctx context.Context, tx *sqldb.Tx, r *Refund) (bool, error) {
 	res, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO refunds (`+refundCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (payment_id) DO NOTHING`),
 		r.id, r.paymentID, r.orderID, r.chargeID, r.amountCents, r.currency, r.reason, r.status, r.attempts, r.lastError,
-		r.gatewayRefundID, timeArg(d, r.nextAttemptAt), timeArg(d, r.createdAt), timeArg(d, r.refundedAt))
+		r.gatewayRefundID, sqldb.TimeArg(d, r.nextAttemptAt), sqldb.TimeArg(d, r.createdAt), sqldb.TimeArg(d, r.refundedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert refund: %w", err)
 	}
@@ -223,7 +195,7 @@ func updateRefund(ctx context.Context, tx *sqldb.Tx, r *Refund, now time.Time) e
 	d := tx.Dialect()
 	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE refunds SET status = $2, attempts = $3, last_error = $4,
 		gateway_refund_id = $5, next_attempt_at = $6, refunded_at = $7, claimed_until = NULL WHERE id = $1`),
-		r.id, r.status, r.attempts, r.lastError, r.gatewayRefundID, timeArg(d, r.nextAttemptAt), timeArg(d, r.refundedAt))
+		r.id, r.status, r.attempts, r.lastError, r.gatewayRefundID, sqldb.TimeArg(d, r.nextAttemptAt), sqldb.TimeArg(d, r.refundedAt))
 	if err != nil {
 		return fmt.Errorf("update refund: %w", err)
 	}
@@ -231,7 +203,7 @@ func updateRefund(ctx context.Context, tx *sqldb.Tx, r *Refund, now time.Time) e
 		return nil
 	}
 	_, err = tx.ExecContext(ctx, d.Rebind(`UPDATE payments SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4`),
-		r.paymentID, StatusRefunded, timeArg(d, now), StatusCaptured)
+		r.paymentID, StatusRefunded, sqldb.TimeArg(d, now), StatusCaptured)
 	if err != nil {
 		return fmt.Errorf("mark payment refunded: %w", err)
 	}
@@ -285,7 +257,7 @@ const (
 func claimCharges(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]chargeTask, error) {
 	d := tx.Dialect()
 	rows, err := tx.QueryContext(ctx, claimSQL(d, "payments", pendingRows, "id, order_id, token, currency, amount_cents"),
-		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
+		sqldb.TimeArg(d, now.Add(lease)), sqldb.TimeArg(d, now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim payments: %w", err)
 	}
@@ -305,7 +277,7 @@ func claimCharges(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 func claimRefunds(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]refundTask, error) {
 	d := tx.Dialect()
 	rows, err := tx.QueryContext(ctx, claimSQL(d, "refunds", pendingRows, "id, payment_id, charge_id, currency, amount_cents"),
-		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
+		sqldb.TimeArg(d, now.Add(lease)), sqldb.TimeArg(d, now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim refunds: %w", err)
 	}
@@ -328,7 +300,7 @@ func claimRefunds(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.D
 func claimVerifications(ctx context.Context, tx *sqldb.Tx, now time.Time, lease time.Duration, limit int) ([]verifyTask, error) {
 	d := tx.Dialect()
 	rows, err := tx.QueryContext(ctx, claimSQL(d, "payments", unknownRows, "id, order_id"),
-		timeArg(d, now.Add(lease)), timeArg(d, now), limit)
+		sqldb.TimeArg(d, now.Add(lease)), sqldb.TimeArg(d, now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim lookups: %w", err)
 	}
@@ -387,7 +359,7 @@ func readPayments(ctx context.Context, db querier, d sqldb.Dialect, col, value s
 	for rows.Next() {
 		var pid string
 		var a Attempt
-		if err := rows.Scan(&pid, &a.N, timeCol{&a.At}, &a.Outcome, &a.Reason, &a.ChargeID); err != nil {
+		if err := rows.Scan(&pid, &a.N, sqldb.TimeCol{T: &a.At}, &a.Outcome, &a.Reason, &a.ChargeID); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read attempts: %w", err)
 		}

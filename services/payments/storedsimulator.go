@@ -237,7 +237,7 @@ func scanSimCharge(sc interface{ Scan(...any) error }) (*SimCharge, error) {
 	c := &SimCharge{}
 	var id sql.NullString
 	err := sc.Scan(&c.IdempotencyKey, &id, &c.Token, &c.Reference, &c.AmountCents, &c.Currency, &c.Approved,
-		&c.DeclineReason, &c.RefundedCents, timeCol{&c.At})
+		&c.DeclineReason, &c.RefundedCents, sqldb.TimeCol{T: &c.At})
 	c.ID = id.String
 	return c, err
 }
@@ -277,7 +277,7 @@ func insertSimCharge(ctx context.Context, tx *sqldb.Tx, c *SimCharge) error {
 	}
 	_, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO gateway_sim_charges (`+simChargeCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-		c.IdempotencyKey, id, c.Token, c.Reference, c.AmountCents, c.Currency, c.Approved, c.DeclineReason, c.RefundedCents, timeArg(d, c.At))
+		c.IdempotencyKey, id, c.Token, c.Reference, c.AmountCents, c.Currency, c.Approved, c.DeclineReason, c.RefundedCents, sqldb.TimeArg(d, c.At))
 	if err != nil {
 		return fmt.Errorf("insert charge: %w", err)
 	}
@@ -288,7 +288,7 @@ const simRefundCols = `idempotency_key, id, charge_id, amount_cents, currency, a
 
 func scanSimRefund(sc interface{ Scan(...any) error }) (*SimRefund, error) {
 	r := &SimRefund{}
-	err := sc.Scan(&r.IdempotencyKey, &r.ID, &r.ChargeID, &r.AmountCents, &r.Currency, timeCol{&r.At})
+	err := sc.Scan(&r.IdempotencyKey, &r.ID, &r.ChargeID, &r.AmountCents, &r.Currency, sqldb.TimeCol{T: &r.At})
 	return r, err
 }
 
@@ -313,7 +313,7 @@ func insertSimRefund(ctx context.Context, tx *sqldb.Tx, r *SimRefund) error {
 		return fmt.Errorf("refund charge: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO gateway_sim_refunds (`+simRefundCols+`) VALUES ($1, $2, $3, $4, $5, $6)`),
-		r.IdempotencyKey, r.ID, r.ChargeID, r.AmountCents, r.Currency, timeArg(d, r.At)); err != nil {
+		r.IdempotencyKey, r.ID, r.ChargeID, r.AmountCents, r.Currency, sqldb.TimeArg(d, r.At)); err != nil {
 		return fmt.Errorf("insert refund: %w", err)
 	}
 	return nil

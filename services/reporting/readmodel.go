@@ -71,9 +71,9 @@ func orderHistory(ctx context.Context, db *sqldb.DB, email string, limit int) ([
 		var o HistoryOrder
 		var items, reason sql.NullString
 		var paid, reserved, shipped, cancelled time.Time
-		if err := rows.Scan(&o.OrderID, &o.TotalCents, &o.Currency, &items, timeCol{&o.ConfirmedAt},
-			timeCol{&paid}, timeCol{&reserved}, timeCol{&shipped}, timeCol{&cancelled}, &reason,
-			timeCol{&o.Freshness.LastEventAt}, timeCol{&o.Freshness.AppliedAt}); err != nil {
+		if err := rows.Scan(&o.OrderID, &o.TotalCents, &o.Currency, &items, sqldb.TimeCol{T: &o.ConfirmedAt},
+			sqldb.TimeCol{T: &paid}, sqldb.TimeCol{T: &reserved}, sqldb.TimeCol{T: &shipped}, sqldb.TimeCol{T: &cancelled}, &reason,
+			sqldb.TimeCol{T: &o.Freshness.LastEventAt}, sqldb.TimeCol{T: &o.Freshness.AppliedAt}); err != nil {
 			return nil, fmt.Errorf("order history: %w", err)
 		}
 		o.Items = []historyItem{}
@@ -123,7 +123,7 @@ func orderHistory(ctx context.Context, db *sqldb.DB, email string, limit int) ([
 		var h HistoryEntry
 		var ref, detail sql.NullString
 		var amount sql.NullInt64
-		if err := entries.Scan(&id, &h.Kind, &ref, timeCol{&h.At}, &amount, &detail, timeCol{&h.EventAt}, timeCol{&h.AppliedAt}); err != nil {
+		if err := entries.Scan(&id, &h.Kind, &ref, sqldb.TimeCol{T: &h.At}, &amount, &detail, sqldb.TimeCol{T: &h.EventAt}, sqldb.TimeCol{T: &h.AppliedAt}); err != nil {
 			return nil, fmt.Errorf("order history entries: %w", err)
 		}
 		h.Ref, h.Detail = ref.String, detail.String

@@ -125,8 +125,8 @@ func readRebuild(ctx context.Context, q interface {
 	var id, owner, seqs, msg sql.NullString
 	var started, finished time.Time
 	err := q.QueryRowContext(ctx, `SELECT rebuild_id, state, owner, started_at, heartbeat_at, finished_at, events_total,
-		events_applied, start_seqs, error FROM rebuild_state WHERE id = 1`).Scan(&id, &st.State, &owner, timeCol{&started},
-		timeCol{&st.heartbeat}, timeCol{&finished}, &st.EventsTotal, &st.EventsApplied, &seqs, &msg)
+		events_applied, start_seqs, error FROM rebuild_state WHERE id = 1`).Scan(&id, &st.State, &owner, sqldb.TimeCol{T: &started},
+		sqldb.TimeCol{T: &st.heartbeat}, sqldb.TimeCol{T: &finished}, &st.EventsTotal, &st.EventsApplied, &seqs, &msg)
 	if err != nil {
 		return st, fmt.Errorf("rebuild state: %w", err)
 	}

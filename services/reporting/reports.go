@@ -336,7 +336,7 @@ func leadTimes(ctx context.Context, db *sqldb.DB, p period) ([]LeadTime, error) 
 	var confirmed, created []time.Duration
 	for rows.Next() {
 		var c, cr, d time.Time
-		if err := rows.Scan(timeCol{&c}, timeCol{&cr}, timeCol{&d}); err != nil {
+		if err := rows.Scan(sqldb.TimeCol{T: &c}, sqldb.TimeCol{T: &cr}, sqldb.TimeCol{T: &d}); err != nil {
 			return nil, fmt.Errorf("lead time: %w", err)
 		}
 		if !c.IsZero() {
@@ -421,7 +421,7 @@ func stockouts(ctx context.Context, db *sqldb.DB, p period, limit int) (Stockout
 	defer rows.Close()
 	for rows.Next() {
 		var r StockoutRow
-		if err := rows.Scan(&r.SKU, &r.Name, &r.Reason, &r.Orders, &r.UnitsRequested, &r.UnitsShort, timeCol{&r.LastAt}); err != nil {
+		if err := rows.Scan(&r.SKU, &r.Name, &r.Reason, &r.Orders, &r.UnitsRequested, &r.UnitsShort, sqldb.TimeCol{T: &r.LastAt}); err != nil {
 			return out, fmt.Errorf("stock-outs: %w", err)
 		}
 		out.Rows = append(out.Rows, r)
@@ -513,7 +513,7 @@ func watermarks(ctx context.Context, db *sqldb.DB) ([]Watermark, error) {
 	out := []Watermark{}
 	for rows.Next() {
 		var w Watermark
-		if err := rows.Scan(&w.Stream, &w.EventsApplied, timeCol{&w.LastEventAt}, &w.LastEventID, timeCol{&w.LastAppliedAt}); err != nil {
+		if err := rows.Scan(&w.Stream, &w.EventsApplied, sqldb.TimeCol{T: &w.LastEventAt}, &w.LastEventID, sqldb.TimeCol{T: &w.LastAppliedAt}); err != nil {
 			return nil, fmt.Errorf("watermarks: %w", err)
 		}
 		out = append(out, w)

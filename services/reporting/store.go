@@ -24,23 +24,6 @@ func dbTime(d sqldb.Dialect, t time.Time) any {
 	return t.UTC().Truncate(time.Millisecond)
 }
 
-// timeCol scans a time column of either dialect; NULL scans as zero.
-type timeCol struct{ t *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	switch v := v.(type) {
-	case nil:
-		*c.t = time.Time{}
-	case time.Time:
-		*c.t = v.UTC()
-	case int64:
-		*c.t = time.UnixMilli(v).UTC()
-	default:
-		return fmt.Errorf("time column: unexpected %T", v)
-	}
-	return nil
-}
-
 // now is the service's clock, at the precision both dialects store.
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
