@@ -26,6 +26,9 @@ type CommitRun struct {
 	// rate; PerSecond is then their median, and Commits and Seconds their
 	// sums.
 	Rounds []float64 `json:"rounds_per_second,omitempty"`
+	// CPU is what the machine's processes spent while the commits ran
+	// (over all rounds).
+	CPU CPUUse `json:"cpu"`
 
 	lat []time.Duration // every commit's latency, for merging rounds
 }
@@ -41,6 +44,7 @@ func mergeRounds(rounds []CommitRun) CommitRun {
 		m.Commits += r.Commits
 		m.Seconds += r.Seconds
 		m.Rounds = append(m.Rounds, r.PerSecond)
+		m.CPU = m.CPU.merge(r.CPU)
 		all = append(all, r.lat...)
 	}
 	sorted := slices.Clone(m.Rounds)

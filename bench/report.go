@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -437,12 +438,12 @@ func (rep *Report) notes(group string) []string {
 					"and the same with the relay running, measured in %d interleaved rounds of %s each, every run on a fresh database; each figure is the median "+
 					"of its rounds (raw %s/s; no relay %s/s; relay %s/s). Commit p50/p99: %.2f/%.2f, %.2f/%.2f and %.2f/%.2f ms. "+
 					"Backlog sampled every 250 ms; after the writers stopped it drained in at most %.0f ms; the streams hold %s events, one per commit. "+
-					"The relays: %s.",
+					"The relays: %s.%s",
 					w.Engine, w.Writers, s.WriterRounds, secs(s.DurationSeconds/float64(max(1, s.WriterRounds))),
 					joinRates(w.Baseline.Rounds), joinRates(w.OutboxNoRelay.Rounds), joinRates(w.Outbox.Rounds),
 					w.Baseline.Latency.P50, w.Baseline.Latency.P99,
 					w.OutboxNoRelay.Latency.P50, w.OutboxNoRelay.Latency.P99,
-					w.Outbox.Latency.P50, w.Outbox.Latency.P99, w.DrainMS, thousands(float64(w.StreamMsgs)), w.Relay))
+					w.Outbox.Latency.P50, w.Outbox.Latency.P99, w.DrainMS, thousands(float64(w.StreamMsgs)), w.Relay, cpuNote(w)))
 			}
 		}
 	}
@@ -515,4 +516,17 @@ func joinRates(rs []float64) string {
 
 func secs(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// cpuNote says where the CPU went in the three kinds of writers rounds
+// ("" where /proc could not tell).
+func cpuNote(w *WritersResult) string {
+	if w.Baseline.CPU.Seconds == 0 || w.OutboxNoRelay.CPU.Seconds == 0 || w.Outbox.CPU.Seconds == 0 {
+		return ""
+	}
+	f := func(c CPUUse) string {
+		return fmt.Sprintf("this process %.0f%%, PostgreSQL %.0f%%, nats-server %.0f%%, idle %.0f%%", c.Bench, c.Postgres, c.NATS, c.Idle)
+	}
+	return fmt.Sprintf(" CPU while writing, in percent of one core (%d cores): domain rows only: %s; outbox, no relay: %s; relay running: %s.",
+		runtime.NumCPU(), f(w.Baseline.CPU), f(w.OutboxNoRelay.CPU), f(w.Outbox.CPU))
 }

@@ -191,6 +191,7 @@ func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersRe
 
 		var events atomicCounter
 		c := r.prog.step(fmt.Sprintf("%s: %d writers, %s (round %d of %d)", res.Engine, r.cfg.Writers, what, round, r.cfg.WriterRounds), "commits", 0)
+		cpu0 := snapCPU()
 		cr, err := commitLoop(ctx, r.cfg.Writers, dur, 10, c, func(ctx context.Context, w int) error {
 			id := newRowID()
 			if ob == nil {
@@ -207,6 +208,7 @@ func (r *runner) writersRun(ctx context.Context, d sqldb.Dialect, res *WritersRe
 				return ob.Record(ctx, tx, e)
 			})
 		})
+		cr.CPU = cpu0.use(snapCPU())
 		r.prog.end("")
 		stopped := time.Now()
 		stopSampling()
