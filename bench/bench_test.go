@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -220,6 +221,14 @@ func checkWriters(t *testing.T, r *bench.WritersResult) {
 		t.Errorf("%s writers: %d backlog samples, final backlog %d; want samples and a drained outbox", r.Engine, len(r.Backlog), r.BacklogFinal)
 	}
 	checkRelayWork(t, r.Engine+" writers", r.Relay, r.Events)
+	// /proc says where the CPU went (Linux): this process wrote, so it
+	// spent some; nobody spends more than all the cores.
+	for _, c := range []bench.CommitRun{r.Baseline, r.OutboxNoRelay, r.Outbox} {
+		cpu := c.CPU
+		if runtime.GOOS == "linux" && (cpu.Seconds <= 0 || cpu.Bench <= 0 || cpu.Bench+cpu.Postgres+cpu.NATS+cpu.Idle > 100*float64(runtime.NumCPU())*1.2) {
+			t.Errorf("%s writers: CPU %+v", r.Engine, cpu)
+		}
+	}
 	for _, b := range r.Backlog {
 		if b.Events > r.BacklogMax || b.Events < 0 {
 			t.Errorf("%s writers: sample %+v beyond max %d", r.Engine, b, r.BacklogMax)

@@ -682,3 +682,38 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestBusyRelayReadsLess writes an event every millisecond, one
+// transaction each, above BusyRate: the relay waits BusyLinger after a
+// wake-up, and each read takes several events. Every event is published
+// once, in order.
+func TestBusyRelayReadsLess(t *testing.T) {
+	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
+		f := newFixture(t, d, url)
+		reg := prometheus.NewRegistry()
+		cfg := f.config(t)
+		cfg.Metrics = reg
+		cfg.BusyRate, cfg.BusyLinger = 100, 20*time.Millisecond
+		f.start(t, cfg)
+		const n = 300
+		for i := range n {
+			f.write(t, f.event(t, "a", i))
+			time.Sleep(time.Millisecond)
+		}
+		f.waitEmpty(t, 10*time.Second)
+		claims := toolkittest.Metric(t, reg, "bounded_relay_claims_total")
+		if claims > n/3 {
+			t.Errorf("%v reads for %d events written one a millisecond above BusyRate; want at most %d (several events a read)", claims, n, n/3)
+		}
+		got := f.collect(t, n, 10*time.Second)
+		if len(got) != n {
+			t.Fatalf("received %d events, want %d", len(got), n)
+		}
+		for i, m := range got {
+			var p payload
+			if err := json.Unmarshal(m.Data(), &p); err != nil || p.N != i {
+				t.Fatalf("event %d is %s, want n=%d", i, m.Data(), i)
+			}
+		}
+	})
+}
