@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -143,3 +144,18 @@ type headerRecorder struct {
 func (r *headerRecorder) Header() http.Header         { return r.h }
 func (r *headerRecorder) Write(p []byte) (int, error) { return len(p), nil }
 func (r *headerRecorder) WriteHeader(status int)      { r.status = status }
+
+// Read answers a GET that takes no query parameters with what read
+// returns, as JSON (a service's GET /stats, say); a query is a 400.
+func Read[T any](read func(context.Context) (T, error)) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.RawQuery != "" {
+			return Errorf(ErrInvalid, "%s %s takes no query parameters", r.Method, instance(r))
+		}
+		v, err := read(r.Context())
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusOK, v)
+	}
+}

@@ -3,10 +3,8 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/outbox"
 )
 
@@ -58,17 +56,4 @@ ORDER BY 1`)
 	}
 	out.AsOf = time.Now().UTC()
 	return out, nil
-}
-
-// getStats answers GET /stats (admin: the business's totals are for its
-// operators). It takes no parameters.
-func (s *svc) getStats(w http.ResponseWriter, r *http.Request) error {
-	if r.URL.RawQuery != "" {
-		return httpapi.Errorf(httpapi.ErrInvalid, "GET /stats takes no query parameters")
-	}
-	st, err := s.stats(r.Context())
-	if err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, st)
 }

@@ -3,10 +3,8 @@ package orders
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/outbox"
 )
 
@@ -55,17 +53,4 @@ ORDER BY 1, 2`)
 	}
 	out.AsOf = time.Now().UTC()
 	return out, nil
-}
-
-// handleStats answers GET /stats (admin: the business's totals are for
-// its operators). It takes no parameters.
-func (s *orderService) handleStats(w http.ResponseWriter, r *http.Request) error {
-	if r.URL.RawQuery != "" {
-		return httpapi.Errorf(httpapi.ErrInvalid, "GET /stats takes no query parameters")
-	}
-	st, err := s.store.stats(r.Context())
-	if err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, st)
 }

@@ -3,12 +3,10 @@ package payments
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/bounded-dev/bounded/platform/httpapi"
 	"github.com/bounded-dev/bounded/platform/outbox"
 )
 
@@ -100,17 +98,4 @@ UNION ALL SELECT 'outbox', '', '', p.backlog, p.recorded FROM (`+outbox.Position
 	slices.SortFunc(out.ByCurrency, func(a, b CurrencyTotal) int { return strings.Compare(a.Currency, b.Currency) })
 	out.AsOf = time.Now().UTC()
 	return out, nil
-}
-
-// getStats answers GET /stats (admin: the business's totals are for its
-// operators). It takes no parameters.
-func (s *svc) getStats(w http.ResponseWriter, r *http.Request) error {
-	if r.URL.RawQuery != "" {
-		return httpapi.Errorf(httpapi.ErrInvalid, "GET /stats takes no query parameters")
-	}
-	st, err := s.stats(r.Context())
-	if err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, st)
 }
