@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -159,4 +160,27 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("error of no kind: %v", err)
 		}
 	})
+}
+
+// TestRead: a GET without a query gets read's value as JSON; with a query,
+// a 400 problem; read's error, its problem.
+func TestRead(t *testing.T) {
+	m := httpapi.NewMux(httpapi.MuxConfig{})
+	n := 0
+	m.Handle("GET /stats", httpapi.Read(func(context.Context) (map[string]int, error) {
+		n++
+		if n > 1 {
+			return nil, httpapi.Errorf(httpapi.ErrUnavailable, "busy")
+		}
+		return map[string]int{"orders": 3}, nil
+	}))
+	if resp, _, raw := call(t, m, "GET", "/stats", "", ""); resp.StatusCode != 200 || strings.TrimSpace(raw) != `{"orders":3}` {
+		t.Fatalf("GET /stats: %d %s", resp.StatusCode, raw)
+	}
+	if _, p, raw := call(t, m, "GET", "/stats?x=1", "", ""); p.Status != 400 || !strings.Contains(p.Detail, "takes no query parameters") {
+		t.Fatalf("GET /stats?x=1: %s", raw)
+	}
+	if _, p, raw := call(t, m, "GET", "/stats", "", ""); p.Status != 503 || p.Detail != "busy" {
+		t.Fatalf("GET /stats, read failing: %s", raw)
+	}
 }
