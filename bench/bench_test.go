@@ -166,11 +166,29 @@ func checkRelayWork(t *testing.T, what string, w bench.RelayWork, events int64) 
 	}
 }
 
+// checkLive checks a live phase: the relay's round, and the dual-write
+// round beside it (the raw limit), which must not have used a relay.
 func checkLive(t *testing.T, r *bench.LiveResult) {
 	t.Helper()
 	if r == nil {
 		t.Fatal("no live result")
 	}
+	checkLiveRound(t, r)
+	total := int64(r.Events + r.WarmupEvents)
+	checkRelayWork(t, r.Engine+" live", r.Relay, total)
+	dw := r.DualWrite
+	if dw == nil {
+		t.Fatalf("%s live: no dual-write round", r.Engine)
+	}
+	checkLiveRound(t, dw)
+	if dw.DualWrite != nil || dw.PublishErrors != 0 || dw.Relay != (bench.RelayWork{}) {
+		t.Errorf("%s live, dual write: %d publish errors, relay work %+v, a round of its own %v; want 0, none, none",
+			r.Engine, dw.PublishErrors, dw.Relay, dw.DualWrite != nil)
+	}
+}
+
+func checkLiveRound(t *testing.T, r *bench.LiveResult) {
+	t.Helper()
 	total := int64(r.Events + r.WarmupEvents)
 	if r.Events != 300 {
 		t.Errorf("%s live: %d events measured, want rate × duration = 300", r.Engine, r.Events)
@@ -194,7 +212,6 @@ func checkLive(t *testing.T, r *bench.LiveResult) {
 	if r.AchievedRate <= 0 {
 		t.Errorf("%s live: achieved %.0f/s", r.Engine, r.AchievedRate)
 	}
-	checkRelayWork(t, r.Engine+" live", r.Relay, total)
 }
 
 func checkWriters(t *testing.T, r *bench.WritersResult) {

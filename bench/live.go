@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bounded-dev/bounded/platform/contract"
@@ -56,16 +57,48 @@ type LiveResult struct {
 	EarlyReceipts int64 `json:"early_receipts"`
 	// Relay is what the relay did: its claims and deletes.
 	Relay RelayWork `json:"relay"`
+
+	// DualWrite is the raw limit of the figures above, measured in the
+	// same phase right after them: the same writers, rate, consumers and
+	// engine, but each writer publishes its event to JetStream itself as
+	// soon as its commit returns (a dual write: no outbox row, no relay).
+	// It is the latency of the fastest way to get a committed change onto
+	// the stream, the one an outbox gives up to lose nothing. Nil in the
+	// dual-write round itself.
+	DualWrite *LiveResult `json:"dual_write,omitempty"`
+	// PublishErrors counts dual-write publishes JetStream refused or did
+	// not acknowledge (dual-write round only).
+	PublishErrors int64 `json:"publish_errors,omitempty"`
 }
 
-// live writes r.cfg.Rate events per second for r.cfg.Duration into a fresh
-// outbox of engine d, each event in its own transaction with a domain row,
-// while the relay publishes them to a fresh stream, an ordered consumer
-// receives them and an inbox consumer (a trivial handler, its own fresh
-// database of the same engine) applies them.
+// live measures the relay's latency (liveRound with the relay), then the
+// raw limit beside it (liveRound with dual writes) in the same phase.
 func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error) {
+	res, err := r.liveRound(ctx, d, false)
+	if err != nil {
+		return res, err
+	}
+	res.DualWrite, err = r.liveRound(ctx, d, true)
+	if err != nil {
+		return res, fmt.Errorf("dual-write round: %w", err)
+	}
+	return res, nil
+}
+
+// liveRound writes r.cfg.Rate events per second for r.cfg.Duration into a
+// fresh database of engine d, each event in its own transaction with a
+// domain row, while an ordered consumer receives them from a fresh stream
+// and an inbox consumer (a trivial handler, its own fresh database of the
+// same engine) applies them. Without dualWrite each transaction records
+// its event in the outbox and the relay publishes it; with dualWrite the
+// writer publishes the event itself once its commit has returned.
+func (r *runner) liveRound(ctx context.Context, d sqldb.Dialect, dualWrite bool) (*LiveResult, error) {
 	return withScope(func(s *scope) (*LiveResult, error) {
 		res := &LiveResult{Engine: engineName(d), OfferedRate: float64(r.cfg.Rate)}
+		round := ""
+		if dualWrite {
+			round = " (dual write)"
+		}
 		res.Events = max(1, int(float64(r.cfg.Rate)*r.cfg.Duration.Seconds()))
 		res.WarmupEvents = min(max(r.cfg.Rate/10, 10), 500)
 		warm, total := res.WarmupEvents, res.WarmupEvents+res.Events
@@ -122,9 +155,33 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		}); err != nil {
 			return nil, err
 		}
-		rl, err := r.startRelay(s, ob, stream)
-		if err != nil {
-			return nil, err
+		var rl *relayRun
+		var publish func(contract.Event) error
+		var publishErrors atomic.Int64
+		if dualWrite {
+			// One connection for the writers, as the relay has one.
+			nc, err := r.connect("bounded-bench-dual-write", true)
+			if err != nil {
+				return nil, err
+			}
+			s.onClose(func(context.Context) error { nc.Close(); return nil })
+			js, err := jetstream.New(nc,
+				jetstream.WithPublishAsyncMaxPending(r.cfg.Window),
+				jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { publishErrors.Add(1) }))
+			if err != nil {
+				return nil, err
+			}
+			publish = func(e contract.Event) error {
+				// The relay's own message for the event (see relay.send).
+				msg := &nats.Msg{Subject: e.Type, Header: nats.Header(e.Header()), Data: e.Data}
+				_, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
+				return err
+			}
+		} else {
+			rl, err = r.startRelay(s, ob, stream)
+			if err != nil {
+				return nil, err
+			}
 		}
 
 		data := make([]byte, r.cfg.PayloadBytes)
@@ -141,9 +198,15 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 				if _, err := tx.ExecContext(ctx, insert, id, w, i, data); err != nil {
 					return err
 				}
+				if dualWrite {
+					return nil
+				}
 				return ob.Record(ctx, tx, e)
 			})
 			commitLat[i] = time.Since(c0)
+			if err == nil && dualWrite {
+				err = publish(e)
+			}
 			return err
 		}
 		allIn := func(upTo int) func() bool {
@@ -161,7 +224,7 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 
 		// Warm up (connections, caches, the consumers' first pulls), then
 		// measure.
-		c := r.prog.step(res.Engine+": warm-up", "events", int64(warm))
+		c := r.prog.step(res.Engine+round+": warm-up", "events", int64(warm))
 		if _, _, err := paced(ctx, 0, warm, r.cfg.Rate, r.cfg.LiveWriters, c, write); err != nil {
 			r.prog.end("failed")
 			return nil, fmt.Errorf("warm-up: %w", err)
@@ -172,22 +235,29 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		}
 		r.prog.end("")
 
-		c = r.prog.step(fmt.Sprintf("%s: writing %d events/s", res.Engine, r.cfg.Rate), "events committed", int64(res.Events))
+		c = r.prog.step(fmt.Sprintf("%s%s: writing %d events/s", res.Engine, round, r.cfg.Rate), "events committed", int64(res.Events))
 		elapsed, late, err := paced(ctx, warm, res.Events, r.cfg.Rate, r.cfg.LiveWriters, c, write)
 		r.prog.end("")
 		if err != nil {
 			return nil, err
 		}
 		res.WriteSeconds, res.AchievedRate, res.MaxLateMS = elapsed.Seconds(), perSecond(int64(res.Events), elapsed), ms(late)
-		c = r.prog.step(res.Engine+": waiting for receipts and handling", "events", int64(res.Events))
+		c = r.prog.step(res.Engine+round+": waiting for receipts and handling", "events", int64(res.Events))
 		err = waitFor(ctx, r.cfg.StallTimeout, progressOf(c), allIn(total))
 		r.prog.end("")
 		res.Received, res.Handled = rc.received.Load(), handled.Load()
-		if w, werr := rl.work(); werr == nil {
-			res.Relay = w // the warm-up's events and claims included
+		if rl != nil {
+			if w, werr := rl.work(); werr == nil {
+				res.Relay = w // the warm-up's events and claims included
+			}
 		}
+		res.PublishErrors = publishErrors.Load()
 		if err != nil {
-			return res, fmt.Errorf("%d received, %d handled of %d (%s): %w", res.Received, res.Handled, total, r.whereAre(ob, stream.Name), err)
+			where := r.whereAre(ob, stream.Name)
+			if n := publishErrors.Load(); n > 0 {
+				where += fmt.Sprintf("; %d dual-write publishes failed", n)
+			}
+			return res, fmt.Errorf("%d received, %d handled of %d (%s): %w", res.Received, res.Handled, total, where, err)
 		}
 		time.Sleep(100 * time.Millisecond) // room for a late duplicate
 		res.ReceivedDuplicates, res.Unknown, res.HandledDuplicates = rc.duplicates.Load(), rc.unknown.Load(), handledDup.Load()
@@ -212,6 +282,9 @@ func (r *runner) live(ctx context.Context, d sqldb.Dialect) (*LiveResult, error)
 		}
 		res.Commit, res.Receipt, res.Handling = percentiles(commits), percentiles(receipts), percentiles(handlings)
 		res.Published, res.Stored = percentiles(published), percentiles(stored)
+		if res.PublishErrors != 0 {
+			return res, fmt.Errorf("%d dual-write publishes failed", res.PublishErrors)
+		}
 		if res.ReceivedDuplicates != 0 || res.Unknown != 0 || res.HandledDuplicates != 0 {
 			return res, fmt.Errorf("%d duplicates received, %d unknown, %d handled twice", res.ReceivedDuplicates, res.Unknown, res.HandledDuplicates)
 		}
