@@ -21,6 +21,17 @@
 // SQLite every transaction runs on the single writer connection, so seq order
 // is commit order outright.
 //
+// Handing off (SQLite). While a relay in the same process leads a SQLite
+// outbox, Record also hands it the rows it inserted, with their seqs, once
+// their transaction has committed ([Outbox.SetHandoff]); the relay then
+// publishes them without reading them back. On SQLite seq order is commit
+// order and a rolled-back seq is drawn again, so the relay can tell from
+// the seqs alone whether it holds every committed row up to a handed one
+// (see package relay). On PostgreSQL seqs are drawn before commit, by
+// writers in any process, so a handed row could overtake a committed row of
+// the same aggregate that the relay has not read yet: there the relay
+// always reads.
+//
 // Waking the relay. A committed Record signals the relay in the same process
 // at once ([Outbox.Wake]). On PostgreSQL, when no relay in this process is the
 // leader ([Outbox.SetLocalLeader]), the transaction also sends NOTIFY so that a
@@ -85,6 +96,9 @@ type Outbox struct {
 	// sqliteInsert is the insert prepared once on SQLite's single writer
 	// connection (the driver would parse it again on every Exec otherwise).
 	sqliteInsert atomic.Pointer[sql.Stmt]
+	// handoff receives the rows Record inserted on SQLite once their
+	// transaction has committed; nil when no local relay takes them.
+	handoff atomic.Pointer[func([]Row)]
 }
 
 const sqliteInsertSQL = `INSERT INTO bounded_outbox (id, source, type, subject, time, content_type, data, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -142,6 +156,23 @@ func (o *Outbox) Wake() {
 // active publisher. While it is, Record skips PostgreSQL NOTIFY.
 func (o *Outbox) SetLocalLeader(leader bool) { o.localLeader.Store(leader) }
 
+// SetHandoff makes Record hand f the rows it inserted into a SQLite outbox,
+// with their seqs and in seq order, once their transaction has committed,
+// in the committing goroutine and before the wake-up; nil stops it. The
+// relay leading this outbox sets it. f must not block. Rows of one
+// transaction come in one call; calls of different transactions may come
+// in any order (they run after the writer connection is given back), so a
+// receiver must order them by seq. Record copies what f is given: the
+// caller may reuse its event's Data. PostgreSQL never hands off (see the
+// package doc).
+func (o *Outbox) SetHandoff(f func(rows []Row)) {
+	if f == nil {
+		o.handoff.Store(nil)
+		return
+	}
+	o.handoff.Store(&f)
+}
+
 // Record inserts events into the outbox within tx. They become visible to
 // the relay when tx commits and vanish with it if it rolls back. Each event
 // must be valid (see contract.Event.Validate) and at most MaxEventBytes.
@@ -166,7 +197,15 @@ func (o *Outbox) Record(ctx context.Context, tx *sqldb.Tx, events ...contract.Ev
 	case sqldb.Postgres:
 		err = o.insertPostgres(ctx, tx, events)
 	default:
-		err = o.insertSQLite(ctx, tx, events)
+		var handed []Row
+		handoff := o.handoff.Load()
+		if handoff != nil {
+			handed = make([]Row, 0, len(events))
+		}
+		handed, err = o.insertSQLite(ctx, tx, events, handed)
+		if err == nil && handoff != nil {
+			tx.AfterCommit(func() { (*handoff)(handed) })
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("outbox: record: %w", err)
@@ -230,24 +269,39 @@ SELECT $1, $2, $3, $4, $5, $6, $7, $8
 FROM (SELECT CASE WHEN $4::text <> '' THEN pg_advisory_xact_lock(` + strconv.Itoa(lockNamespace) + `, hashtext($4::text)) END,
              pg_notify('` + NotifyChannel + `', '')) AS locked`
 
-func (o *Outbox) insertSQLite(ctx context.Context, tx *sqldb.Tx, events []contract.Event) error {
+// insertSQLite inserts events one by one; when handed is not nil, it
+// appends to it each row as the relay would read it back (its seq, the
+// time at the stored precision, a copy of the data).
+func (o *Outbox) insertSQLite(ctx context.Context, tx *sqldb.Tx, events []contract.Event, handed []Row) ([]Row, error) {
 	var st *sql.Stmt
 	if prepared := o.sqliteInsert.Load(); prepared != nil {
 		st = tx.StmtContext(ctx, prepared)
 		defer st.Close()
 	}
 	for _, e := range events {
+		var res sql.Result
 		var err error
+		ns := e.Time.UnixNano()
 		if st == nil {
-			_, err = tx.ExecContext(ctx, sqliteInsertSQL, e.ID, e.Source, e.Type, e.Subject, e.Time.UnixNano(), e.DataContentType, e.Data, e.TraceParent)
+			res, err = tx.ExecContext(ctx, sqliteInsertSQL, e.ID, e.Source, e.Type, e.Subject, ns, e.DataContentType, e.Data, e.TraceParent)
 		} else {
-			_, err = st.ExecContext(ctx, e.ID, e.Source, e.Type, e.Subject, e.Time.UnixNano(), e.DataContentType, e.Data, e.TraceParent)
+			res, err = st.ExecContext(ctx, e.ID, e.Source, e.Type, e.Subject, ns, e.DataContentType, e.Data, e.TraceParent)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		if handed == nil {
+			continue
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		e.Time = time.Unix(0, ns).UTC()
+		e.Data = slices.Clone(e.Data)
+		handed = append(handed, Row{Seq: seq, Event: e})
 	}
-	return nil
+	return handed, nil
 }
 
 // Row is one recorded event waiting to be published.
@@ -334,6 +388,33 @@ ORDER BY 1 LIMIT ?4`, ex.Lo, ex.Hi, jsonInts(ex.Holes), limit)
 		return nil, fmt.Errorf("outbox: pending: %w", err)
 	}
 	return out, nil
+}
+
+// PendingAndTop is Pending on SQLite (nil q, the reader pool) that also
+// returns, from the same snapshot, the highest seq the outbox has drawn and
+// committed (0 when none): every committed row up to it was either returned,
+// skipped as ex says, or deleted. A seq drawn later is higher, and on SQLite
+// one drawn and rolled back is drawn again, which is what lets the relay
+// take handed-off rows without reading them (see SetHandoff).
+func (o *Outbox) PendingAndTop(ctx context.Context, limit int, ex Exclude) (rows []Row, top int64, err error) {
+	if o.db.Dialect() != sqldb.SQLite {
+		return nil, 0, errors.New("outbox: PendingAndTop is for SQLite")
+	}
+	// A read transaction: both statements see one snapshot.
+	tx, err := o.db.Reader().BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: pending: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only; nothing to keep
+	if rows, err = o.Pending(ctx, tx, limit, ex); err != nil {
+		return nil, 0, err
+	}
+	// sqlite_sequence has the outbox's row from its first insert on.
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'bounded_outbox'`).Scan(&top)
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: pending: top: %w", err)
+	}
+	return rows, top, nil
 }
 
 // PendingPgx is Pending on a native pgx connection (PostgreSQL only), which

@@ -14,6 +14,7 @@ type metrics struct {
 	published prometheus.Counter
 	errors    prometheus.Counter
 	claims    prometheus.Counter
+	handed    prometheus.Counter
 	deletes   prometheus.Counter
 	leader    prometheus.Gauge
 	dwell     prometheus.Observer
@@ -30,6 +31,8 @@ func newMetrics(reg prometheus.Registerer, stream string, ob *outbox.Outbox) (*m
 		Name: "bounded_relay_publish_errors_total", Help: "Batches whose publish failed (they are retried).", ConstLabels: labels})
 	claims := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bounded_relay_claims_total", Help: "Reads of the outbox for events to publish, found or not (published_total / claims_total is the events per read).", ConstLabels: labels})
+	handed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bounded_relay_handed_total", Help: "Events taken without a read: handed over by writers in the relay's process as they committed (SQLite).", ConstLabels: labels})
 	deletes := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bounded_relay_deletes_total", Help: "Deletes of published events from the outbox (each one short transaction).", ConstLabels: labels})
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -37,11 +40,11 @@ func newMetrics(reg prometheus.Registerer, stream string, ob *outbox.Outbox) (*m
 	dwell := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "bounded_relay_dwell_seconds", Help: "Time from an event's creation to JetStream's ack of it.",
 		ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
-	m := &metrics{published: published, errors: errs, claims: claims, deletes: deletes, leader: leader, dwell: dwell}
+	m := &metrics{published: published, errors: errs, claims: claims, handed: handed, deletes: deletes, leader: leader, dwell: dwell}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{published, errs, claims, deletes, leader, dwell, &backlogCollector{ob: ob, labels: labels}} {
+	for _, c := range []prometheus.Collector{published, errs, claims, handed, deletes, leader, dwell, &backlogCollector{ob: ob, labels: labels}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("relay: metrics: %w", err)
 		}

@@ -7,6 +7,16 @@
 //     other processes) and polls only as a backstop. It reads the outbox
 //     again at once only after a full batch (a backlog); otherwise it waits
 //     for the next wake-up, so that a live event costs one read, not two.
+//   - On SQLite the leader also takes the rows that writers in its own
+//     process commit straight from the outbox (outbox.SetHandoff), with
+//     their seqs, and publishes them without reading them back. It knows
+//     that every committed row up to some seq has been taken; a handed row
+//     that continues that seq goes out at once, one further ahead waits
+//     until a read fills the gap (rows another process wrote on the same
+//     file). So a live SQLite outbox is read at start, after a gap, during
+//     a backlog and once per PollInterval, not per event (Config.NoHandoff
+//     turns this off). PostgreSQL always reads: there seqs are drawn before
+//     commit by writers in any process, and a gap proves nothing.
 //   - It claims a batch of rows in seq order, publishes them asynchronously
 //     with a bounded window of unacknowledged messages, waits for every ack,
 //     and then deletes the acknowledged rows in one short statement. No
@@ -95,7 +105,14 @@ type Config struct {
 	// BusyLinger never waits.
 	BusyRate   float64
 	BusyLinger time.Duration
+	// NoHandoff makes a relay on SQLite read every event from the outbox.
+	// By default the leader takes the rows that writers in its own process
+	// commit straight from the outbox (outbox.SetHandoff) and reads only to
+	// fill gaps (rows another process wrote, a backlog, a start). PostgreSQL
+	// always reads.
+	NoHandoff bool
 	// PollInterval is the backstop poll when no wake-up arrives. Default 1 s.
+	// A relay taking hand-offs reads at least this often.
 	PollInterval time.Duration
 	// StandbyInterval is how often a standby tries to take the lead.
 	// Default 1 s.
@@ -383,8 +400,9 @@ func (r *Relay) leadPostgres(ctx context.Context) error {
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go r.listen(lctx)
-	return r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
-		return r.ob.PendingPgx(ctx, conn, limit, ex)
+	return r.lead(ctx, nil, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, int64, error) {
+		rows, err := r.ob.PendingPgx(ctx, conn, limit, ex)
+		return rows, 0, err
 	})
 }
 
@@ -416,9 +434,13 @@ func (r *Relay) leadSQLite(ctx context.Context) error {
 	defer unlock()
 	r.log.Info("relay leads")
 	defer r.log.Info("relay stepped down")
-	return r.lead(ctx, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error) {
-		return r.ob.Pending(ctx, nil, limit, ex)
-	})
+	var h *handoff
+	if !r.cfg.NoHandoff {
+		h = newHandoff(max(r.cfg.Window, r.cfg.BatchSize))
+		r.ob.SetHandoff(h.hand)
+		defer r.ob.SetHandoff(nil)
+	}
+	return r.lead(ctx, h, r.ob.PendingAndTop)
 }
 
 // listen wakes the relay on NOTIFY from writers in other processes. After
@@ -455,10 +477,8 @@ func (r *Relay) listen(ctx context.Context) {
 // lead runs the pipeline while this relay is the leader; it retries a failed
 // pump (a publish error) itself and returns on a claim error (which on
 // PostgreSQL means the leader connection, and the lock, may be gone).
-// claimFunc reads up to limit unpublished rows, skipping those ex names.
-type claimFunc func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, error)
-
-func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
+// h, when not nil, takes the rows the outbox hands over (SQLite).
+func (r *Relay) lead(ctx context.Context, h *handoff, claim claimFunc) error {
 	r.ob.SetLocalLeader(true)
 	r.m.leader.Set(1)
 	defer func() {
@@ -481,7 +501,7 @@ func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
 				continue
 			}
 		}
-		claimErr, err := r.pump(ctx, claim)
+		claimErr, err := r.pump(ctx, h, claim)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -500,6 +520,11 @@ func (r *Relay) lead(ctx context.Context, claim claimFunc) error {
 	}
 	return nil
 }
+
+// claimFunc reads up to limit unpublished rows, skipping those ex names.
+// On SQLite it also returns the highest seq drawn and committed as of its
+// read (outbox.PendingAndTop), for the hand-off; elsewhere 0.
+type claimFunc func(ctx context.Context, limit int, ex outbox.Exclude) (rows []outbox.Row, top int64, err error)
 
 type batch struct {
 	rows    []outbox.Row
@@ -585,10 +610,18 @@ func (f *inflight) exclusion() (outbox.Exclude, bool) {
 }
 
 // pump runs claim → publish → delete until an error. It returns claimErr for
-// a failed claim and err for a failed publish or delete.
-func (r *Relay) pump(parent context.Context, claim claimFunc) (claimErr, err error) {
+// a failed claim and err for a failed publish or delete. With a hand-off
+// (h not nil), rows handed over are published without a claim; a claim runs
+// first, then whenever the hand-off needs one, after a full claim (a
+// backlog), and at least every PollInterval (for rows another process
+// wrote).
+func (r *Relay) pump(parent context.Context, h *handoff, claim claimFunc) (claimErr, err error) {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	if h != nil {
+		h.start()
+		defer h.stop()
+	}
 	fl := &inflight{set: make(map[int64]struct{})}
 	toPublish := make(chan *batch, 1)
 	toAck := make(chan *batch, 4)
@@ -675,12 +708,42 @@ func (r *Relay) pump(parent context.Context, claim claimFunc) (claimErr, err err
 	defer wg.Wait()
 	defer close(toPublish)
 
+	publish := func(rows []outbox.Row) {
+		if len(rows) == 0 {
+			return
+		}
+		fl.add(rows)
+		select {
+		case toPublish <- &batch{rows: rows}:
+		case <-ctx.Done():
+			fl.remove(rows)
+		}
+	}
 	poll := time.NewTimer(r.cfg.PollInterval)
 	defer poll.Stop()
 	var rate rateMeter
+	var lastClaim time.Time
+	needClaim := true
 	for {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
+		}
+		if h != nil && !needClaim {
+			rows, need := h.take(r.cfg.BatchSize)
+			r.m.handed.Add(float64(len(rows)))
+			publish(rows)
+			if wait := r.cfg.PollInterval - time.Since(lastClaim); !need && wait > 0 {
+				if len(rows) == r.cfg.BatchSize {
+					continue // more may be ready
+				}
+				poll.Reset(wait)
+				select {
+				case <-ctx.Done():
+				case <-r.ob.Wakeups():
+				case <-poll.C:
+				}
+				continue
+			}
 		}
 		fl.settle()
 		ex, ok := fl.exclusion()
@@ -691,10 +754,21 @@ func (r *Relay) pump(parent context.Context, claim claimFunc) (claimErr, err err
 			}
 			continue
 		}
+		if h != nil {
+			// Rows handed over and not yet taken are committed: send them
+			// first, and skip them in the claim.
+			handed := h.beginClaim()
+			r.m.handed.Add(float64(len(handed)))
+			publish(handed)
+			if ex, ok = fl.exclusion(); !ok {
+				h.abortClaim()
+				continue
+			}
+		}
 		// The claim runs on the parent context: a publish failure cancels
 		// ctx, and pgx closes a connection whose query is cancelled, which
 		// on PostgreSQL is the leader's connection and its lock.
-		rows, err := claim(parent, r.cfg.BatchSize, ex)
+		rows, top, err := claim(parent, r.cfg.BatchSize, ex)
 		r.m.claims.Inc()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -702,17 +776,18 @@ func (r *Relay) pump(parent context.Context, claim claimFunc) (claimErr, err err
 			}
 			return err, nil
 		}
-		rate.add(len(rows), time.Now())
-		if len(rows) > 0 {
-			fl.add(rows)
-			select {
-			case toPublish <- &batch{rows: rows}:
-			case <-ctx.Done():
-				fl.remove(rows)
-			}
+		full := len(rows) == r.cfg.BatchSize
+		if h != nil {
+			h.endClaim(rows, top, full)
 		}
-		if len(rows) == r.cfg.BatchSize {
+		lastClaim = time.Now()
+		rate.add(len(rows), lastClaim)
+		publish(rows)
+		if needClaim = full; full {
 			continue // a backlog: claim the next batch at once
+		}
+		if h != nil {
+			continue // to the hand-off, which waits for the next wake-up
 		}
 		// The claim found every row committed and not in flight; a row
 		// committed since wakes the relay after its commit, so wait for

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -485,22 +486,34 @@ func TestSurvivesADatabaseRestart(t *testing.T) {
 	f.start(t, f.config(t))
 	const total = 400
 	written := make(chan struct{})
+	var n atomic.Int64
+	var lastErr atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
 		defer close(written)
-		for i := 0; i < total; {
-			e := f.event(t, "agg", i)
-			err := f.db.Transact(context.Background(), func(tx *sqldb.Tx) error { return f.ob.Record(context.Background(), tx, e) })
+		for n.Load() < total && ctx.Err() == nil {
+			e := f.event(t, "agg", int(n.Load()))
+			tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := f.db.Transact(tctx, func(tx *sqldb.Tx) error { return f.ob.Record(tctx, tx, e) })
+			tcancel()
 			if err != nil {
+				lastErr.Store(err.Error())
 				time.Sleep(50 * time.Millisecond) // the database is down: try again
 				continue
 			}
-			i++
+			n.Add(1)
 			time.Sleep(3 * time.Millisecond)
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
 	srv.Restart(t, 2*time.Second)
-	<-written
+	select {
+	case <-written:
+	case <-time.After(2 * time.Minute):
+		cancel()
+		t.Fatalf("the writer committed %d of %d events in 2 min after the restart; its last error: %v", n.Load(), total, lastErr.Load())
+	}
 	f.waitEmpty(t, 30*time.Second)
 	got := f.collect(t, total, 20*time.Second)
 	if len(got) != total {
@@ -588,7 +601,9 @@ func TestStartsBeforeNATS(t *testing.T) {
 // was published, and counts the relay's reads of the outbox: one per
 // event (its wake-up), plus the backstop polls and the first read, not a
 // second read after each event to find nothing. Its counters are the ones
-// operators see: claims, publishes and deletes.
+// operators see: claims, publishes and deletes. On SQLite it reads so
+// only without the hand-off (NoHandoff); TestHandoffReadsOnlyAtStart has
+// the hand-off.
 func TestOneClaimPerWakeUp(t *testing.T) {
 	each(t, func(t *testing.T, d sqldb.Dialect, url string) {
 		f := newFixture(t, d, url)
@@ -597,6 +612,7 @@ func TestOneClaimPerWakeUp(t *testing.T) {
 		cfg.Metrics = reg
 		cfg.PollInterval = time.Hour // no backstop reads to count
 		cfg.DeleteLinger = time.Millisecond
+		cfg.NoHandoff = true
 		f.start(t, cfg)
 		const n = 30
 		t0 := time.Now()
