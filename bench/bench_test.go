@@ -161,8 +161,8 @@ func checkDrain(t *testing.T, r *bench.DrainResult, events int) {
 // the events passes here (relay's TestOneClaimPerWakeUp checks it closer).
 func checkRelayWork(t *testing.T, what string, w bench.RelayWork, events int64) {
 	t.Helper()
-	if w.Published != events || w.Claims < 1 || w.Claims > 2*events+10 || w.Deletes < 1 || w.Deletes > events {
-		t.Errorf("%s: relay published %d of %d events in %d claims and %d deletes", what, w.Published, events, w.Claims, w.Deletes)
+	if w.Published != events || w.Claims < 1 || w.Claims > 2*events+10 || w.Deletes < 1 || w.Deletes > events || w.Handed > events {
+		t.Errorf("%s: relay published %d of %d events in %d claims (%d handed over) and %d deletes", what, w.Published, events, w.Claims, w.Handed, w.Deletes)
 	}
 }
 
@@ -176,6 +176,11 @@ func checkLive(t *testing.T, r *bench.LiveResult) {
 	checkLiveRound(t, r)
 	total := int64(r.Events + r.WarmupEvents)
 	checkRelayWork(t, r.Engine+" live", r.Relay, total)
+	// SQLite's relay takes its own process's events from the hand-off;
+	// PostgreSQL's reads every one.
+	if handed := r.Relay.Handed; (r.Engine == "SQLite") != (handed > 0) {
+		t.Errorf("%s live: %d of %d events handed over to the relay", r.Engine, handed, total)
+	}
 	dw := r.DualWrite
 	if dw == nil {
 		t.Fatalf("%s live: no dual-write round", r.Engine)

@@ -380,12 +380,16 @@ type relayRun struct {
 type RelayWork struct {
 	Published int64 `json:"published"`
 	Claims    int64 `json:"claims"`
-	Deletes   int64 `json:"deletes"`
+	// Handed counts the events taken without a read: handed over by the
+	// writers of the relay's process as they committed (SQLite).
+	Handed  int64 `json:"handed,omitempty"`
+	Deletes int64 `json:"deletes"`
 }
 
 func (w *RelayWork) add(o RelayWork) {
 	w.Published += o.Published
 	w.Claims += o.Claims
+	w.Handed += o.Handed
 	w.Deletes += o.Deletes
 }
 
@@ -394,8 +398,12 @@ func (w RelayWork) String() string {
 	if w.Claims == 0 || w.Deletes == 0 {
 		return "no claims"
 	}
-	return fmt.Sprintf("%s claims, %.1f events per claim; %s deletes, %.1f events per delete",
-		thousands(float64(w.Claims)), float64(w.Published)/float64(w.Claims),
+	handed := ""
+	if w.Handed > 0 {
+		handed = fmt.Sprintf(" (%s of the events handed over by the writers, without a read)", thousands(float64(w.Handed)))
+	}
+	return fmt.Sprintf("%s claims, %.1f events per claim%s; %s deletes, %.1f events per delete",
+		thousands(float64(w.Claims)), float64(w.Published)/float64(w.Claims), handed,
 		thousands(float64(w.Deletes)), float64(w.Published)/float64(w.Deletes))
 }
 
@@ -413,6 +421,8 @@ func (rr *relayRun) work() (RelayWork, error) {
 			dst = &w.Published
 		case "bounded_relay_claims_total":
 			dst = &w.Claims
+		case "bounded_relay_handed_total":
+			dst = &w.Handed
 		case "bounded_relay_deletes_total":
 			dst = &w.Deletes
 		default:
