@@ -23,6 +23,16 @@ func seqsOf(rows []outbox.Row) string {
 	return fmt.Sprint(s)
 }
 
+// synced returns a started hand-off after a first claim that read
+// everything up to top.
+func synced(limit int, top int64) *handoff {
+	h := newHandoff(limit)
+	h.start()
+	h.beginClaim()
+	h.endClaim(nil, top, false)
+	return h
+}
+
 // takeWant takes from h and checks the rows and whether a claim is asked for.
 func takeWant(t *testing.T, h *handoff, want string, wantClaim bool) {
 	t.Helper()
@@ -70,10 +80,7 @@ func TestHandoffTakesOnlyWhatContinuesWhatItKnows(t *testing.T) {
 }
 
 func TestHandoffDuringAClaim(t *testing.T) {
-	h := newHandoff(100)
-	h.start()
-	h.beginClaim()
-	h.endClaim(nil, 5, false)
+	h := synced(100, 5)
 	h.hand(rowsOf(6))
 	// A claim takes the ready rows first (the pump sends them before it
 	// reads, so the read skips them).
@@ -104,10 +111,7 @@ func TestHandoffAfterAFullClaim(t *testing.T) {
 }
 
 func TestHandoffBoundsWhatItHolds(t *testing.T) {
-	h := newHandoff(3)
-	h.start()
-	h.beginClaim()
-	h.endClaim(nil, 0, false)
+	h := synced(3, 0)
 	h.hand(rowsOf(2, 3, 4)) // 1 is missing: all wait
 	h.hand(rowsOf(5))       // no room: dropped, and a claim is asked for
 	if h.dropped != 1 {
@@ -122,10 +126,7 @@ func TestHandoffBoundsWhatItHolds(t *testing.T) {
 }
 
 func TestHandoffStops(t *testing.T) {
-	h := newHandoff(100)
-	h.start()
-	h.beginClaim()
-	h.endClaim(nil, 3, false)
+	h := synced(100, 3)
 	h.hand(rowsOf(4))
 	h.stop()
 	h.hand(rowsOf(5))

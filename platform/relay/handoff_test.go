@@ -1,10 +1,8 @@
 package relay_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -81,68 +79,21 @@ func TestHandoffWithAnotherWriterOnTheFile(t *testing.T) {
 	f.start(t, cfg)
 
 	const writers, perWriter, aggs = 6, 120, 8
-	var mu sync.Mutex
-	order := map[string][]string{}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
+	var order commitOrder
+	runWriters(t, writers, perWriter, func(w, i int) error {
 		db, ob := f.db, f.ob
 		if w%3 == 2 {
 			db, ob = other, otherOb // a third of the writers elsewhere
 		}
-		wg.Go(func() {
-			for i := range perWriter {
-				agg := fmt.Sprintf("agg-%d", rand.IntN(aggs))
-				events := []contract.Event{f.event(t, agg, w*perWriter+i)}
-				if i%10 == 0 { // now and then two events in one transaction
-					events = append(events, f.event(t, agg, -(w*perWriter+i)))
-				}
-				err := db.Transact(context.Background(), func(tx *sqldb.Tx) error {
-					if err := ob.Record(context.Background(), tx, events...); err != nil {
-						return err
-					}
-					mu.Lock()
-					for _, e := range events {
-						order[agg] = append(order[agg], e.ID)
-					}
-					mu.Unlock()
-					return nil
-				})
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	total := 0
-	for _, ids := range order {
-		total += len(ids)
-	}
-	got := f.collect(t, total, 30*time.Second)
-	if len(got) != total {
-		t.Fatalf("received %d of %d", len(got), total)
-	}
-	seen := map[string][]string{}
-	ids := map[string]bool{}
-	for _, m := range got {
-		id := m.Headers().Get("ce-id")
-		if ids[id] {
-			t.Fatalf("event %s on the stream twice", id)
+		agg := fmt.Sprintf("agg-%d", rand.IntN(aggs))
+		events := []contract.Event{f.event(t, agg, w*perWriter+i)}
+		if i%10 == 0 { // now and then two events in one transaction
+			events = append(events, f.event(t, agg, -(w*perWriter+i)))
 		}
-		ids[id] = true
-		seen[m.Headers().Get("ce-subject")] = append(seen[m.Headers().Get("ce-subject")], id)
-	}
-	for agg, want := range order {
-		if fmt.Sprint(seen[agg]) != fmt.Sprint(want) {
-			t.Errorf("aggregate %s: stream order differs from commit order\n got %v\nwant %v", agg, seen[agg], want)
-		}
-	}
+		return order.record(db, ob, agg, events...)
+	})
+	order.check(t, f, 30*time.Second)
+	total := order.n
 	f.waitEmpty(t, 10*time.Second)
 	handed := toolkittest.Metric(t, reg, "bounded_relay_handed_total")
 	claims := toolkittest.Metric(t, reg, "bounded_relay_claims_total")

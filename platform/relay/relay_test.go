@@ -244,52 +244,94 @@ func TestPerAggregateOrderWithConcurrentWriters(t *testing.T) {
 		cfg.BatchSize = 64 // many batches, so that claims overlap commits
 		f.start(t, cfg)
 		const writers, perWriter, aggs = 8, 150, 10
-		var mu sync.Mutex
-		order := map[string][]string{}
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range perWriter {
-					agg := fmt.Sprintf("agg-%d", rand.IntN(aggs))
-					e := f.event(t, agg, w*perWriter+i)
-					err := f.db.Transact(context.Background(), func(tx *sqldb.Tx) error {
-						if err := f.ob.Record(context.Background(), tx, e); err != nil {
-							return err
-						}
-						mu.Lock()
-						order[agg] = append(order[agg], e.ID)
-						mu.Unlock()
-						return nil
-					})
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		got := f.collect(t, writers*perWriter, 30*time.Second)
-		if len(got) != writers*perWriter {
-			t.Fatalf("received %d of %d", len(got), writers*perWriter)
-		}
-		seen := map[string][]string{}
-		for _, m := range got {
-			seen[m.Headers().Get("ce-subject")] = append(seen[m.Headers().Get("ce-subject")], m.Headers().Get("ce-id"))
-		}
-		for agg, want := range order {
-			if fmt.Sprint(seen[agg]) != fmt.Sprint(want) {
-				t.Errorf("aggregate %s: stream order differs from commit order\n got %v\nwant %v", agg, seen[agg], want)
-			}
-		}
+		var order commitOrder
+		runWriters(t, writers, perWriter, func(w, i int) error {
+			agg := fmt.Sprintf("agg-%d", rand.IntN(aggs))
+			return order.record(f.db, f.ob, agg, f.event(t, agg, w*perWriter+i))
+		})
+		order.check(t, f, 30*time.Second)
 	})
+}
+
+// commitOrder notes each aggregate's events in commit order (writers note
+// them inside their transaction, after Record, while they hold the
+// aggregate's lock) and checks a stream against it.
+type commitOrder struct {
+	mu    sync.Mutex
+	byAgg map[string][]string
+	n     int
+}
+
+func (c *commitOrder) note(agg string, events ...contract.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byAgg == nil {
+		c.byAgg = map[string][]string{}
+	}
+	for _, e := range events {
+		c.byAgg[agg] = append(c.byAgg[agg], e.ID)
+	}
+	c.n += len(events)
+}
+
+// record records events of aggregate agg in one transaction and notes them
+// inside it, after Record.
+func (c *commitOrder) record(db *sqldb.DB, ob *outbox.Outbox, agg string, events ...contract.Event) error {
+	return db.Transact(context.Background(), func(tx *sqldb.Tx) error {
+		if err := ob.Record(context.Background(), tx, events...); err != nil {
+			return err
+		}
+		c.note(agg, events...)
+		return nil
+	})
+}
+
+// runWriters runs writers goroutines at once, each calling write(w, i)
+// for i from 0 to perWriter-1 until an error, which fails the test.
+func runWriters(t *testing.T, writers, perWriter int, write func(w, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				if err := write(w, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// check reads f's stream and requires every noted event on it once, each
+// aggregate's in commit order.
+func (c *commitOrder) check(t *testing.T, f *fixture, within time.Duration) {
+	t.Helper()
+	got := f.collect(t, c.n, within)
+	if len(got) != c.n {
+		t.Fatalf("received %d of %d", len(got), c.n)
+	}
+	seen := map[string][]string{}
+	ids := map[string]bool{}
+	for _, m := range got {
+		id := m.Headers().Get("ce-id")
+		if ids[id] {
+			t.Fatalf("event %s on the stream twice", id)
+		}
+		ids[id] = true
+		seen[m.Headers().Get("ce-subject")] = append(seen[m.Headers().Get("ce-subject")], id)
+	}
+	for agg, want := range c.byAgg {
+		if fmt.Sprint(seen[agg]) != fmt.Sprint(want) {
+			t.Errorf("aggregate %s: stream order differs from commit order\n got %v\nwant %v", agg, seen[agg], want)
+		}
+	}
 }
 
 // TestRefusesAShortDuplicateWindow: a configured window shorter than the
