@@ -296,3 +296,90 @@ func TestDeleteRemovesExactlyTheGivenRows(t *testing.T) {
 		}
 	})
 }
+
+// TestHandoff: on SQLite a committed Record hands the relay's hand-off
+// function its rows as a read would return them (seq, time at the stored
+// precision, a copy of the data), before the wake-up; a rolled-back one
+// hands nothing, and its seq is drawn again; PendingAndTop tells the
+// highest committed seq from its own snapshot. PostgreSQL never hands off.
+func TestHandoff(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := newOutbox(t, db, outbox.Config{})
+		if err := ob.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var handed [][]outbox.Row
+		ob.SetHandoff(func(rows []outbox.Row) {
+			select {
+			case <-ob.Wakeups():
+				t.Error("woken before the hand-off")
+			default:
+			}
+			handed = append(handed, rows)
+		})
+		quiet := func() { // forget earlier wake-ups
+			select {
+			case <-ob.Wakeups():
+			default:
+			}
+		}
+		data := []byte(`{"n":1}`)
+		e1, e2 := event(t, "o-1", nil), event(t, "o-1", nil)
+		e1.Data = data
+		quiet()
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, e1, e2) }); err != nil {
+			t.Fatal(err)
+		}
+		copy(data, `{"n":9}`) // the caller reuses its buffer
+		errBoom := errors.New("boom")
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			if err := ob.Record(ctx, tx, event(t, "o-2", nil)); err != nil {
+				return err
+			}
+			return errBoom
+		}); !errors.Is(err, errBoom) {
+			t.Fatal(err)
+		}
+		e3 := event(t, "o-3", nil)
+		quiet()
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, e3) }); err != nil {
+			t.Fatal(err)
+		}
+		read := pending(t, ob)
+		if db.Dialect() == sqldb.Postgres {
+			if len(handed) != 0 {
+				t.Fatalf("PostgreSQL handed off %d transactions", len(handed))
+			}
+			return
+		}
+		if len(handed) != 2 || len(handed[0]) != 2 || len(handed[1]) != 1 {
+			t.Fatalf("handed %d transactions (%v), want 2: two rows, then one", len(handed), handed)
+		}
+		got := append(handed[0], handed[1]...)
+		for i, r := range read {
+			h := got[i]
+			if h.Seq != r.Seq || h.Event.ID != r.Event.ID || string(h.Event.Data) != string(r.Event.Data) || !h.Event.Time.Equal(r.Event.Time) ||
+				h.Event.Time.Location() != r.Event.Time.Location() || fmt.Sprint(h.Event.Header()) != fmt.Sprint(r.Event.Header()) {
+				t.Fatalf("row %d handed %+v, read %+v", i, h, r)
+			}
+		}
+		if string(got[0].Event.Data) != `{"n":1}` {
+			t.Fatalf("handed data %s, want the data as recorded", got[0].Event.Data)
+		}
+		if read[2].Seq != read[1].Seq+1 {
+			t.Fatalf("seqs %d, %d: the rolled-back seq was not drawn again", read[1].Seq, read[2].Seq)
+		}
+		rows, top, err := ob.PendingAndTop(ctx, 1, outbox.Exclude{})
+		if err != nil || len(rows) != 1 || rows[0].Seq != read[0].Seq || top != read[2].Seq {
+			t.Fatalf("PendingAndTop = %d rows (first %v), top %d, %v; want 1 row, seq %d, top %d", len(rows), rows, top, err, read[0].Seq, read[2].Seq)
+		}
+		ob.SetHandoff(nil)
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error { return ob.Record(ctx, tx, event(t, "o-4", nil)) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(handed) != 2 {
+			t.Fatalf("handed off after SetHandoff(nil)")
+		}
+	})
+}

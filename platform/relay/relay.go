@@ -434,12 +434,15 @@ func (r *Relay) leadSQLite(ctx context.Context) error {
 	defer unlock()
 	r.log.Info("relay leads")
 	defer r.log.Info("relay stepped down")
-	var h *handoff
-	if !r.cfg.NoHandoff {
-		h = newHandoff(max(r.cfg.Window, r.cfg.BatchSize))
-		r.ob.SetHandoff(h.hand)
-		defer r.ob.SetHandoff(nil)
+	if r.cfg.NoHandoff {
+		return r.lead(ctx, nil, func(ctx context.Context, limit int, ex outbox.Exclude) ([]outbox.Row, int64, error) {
+			rows, err := r.ob.Pending(ctx, nil, limit, ex)
+			return rows, 0, err
+		})
 	}
+	h := newHandoff(max(r.cfg.Window, r.cfg.BatchSize))
+	r.ob.SetHandoff(h.hand)
+	defer r.ob.SetHandoff(nil)
 	return r.lead(ctx, h, r.ob.PendingAndTop)
 }
 
