@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -375,3 +376,35 @@ func TestConnectConfig(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestIsStreamInTransition: the refusal a server sends for a consumer on a
+// stream it is setting up or tearing down (as a CI run saw it: "nats: API
+// error: code=500 err_code=10012 description=invalid stream"), wrapped as
+// callers wrap it, is a transition; other consumer-create refusals and a
+// missing stream (from a real server) are not.
+func TestIsStreamInTransition(t *testing.T) {
+	inTransition := &jetstream.APIError{Code: 500, ErrorCode: jetstream.JSErrCodeConsumerCreate, Description: "invalid stream"}
+	if got := inTransition.Error(); got != "nats: API error: code=500 err_code=10012 description=invalid stream" {
+		t.Fatalf("the server's refusal reads %q", got)
+	}
+	if !bus.IsStreamInTransition(fmt.Errorf("inbox x: consumer on S: %w", inTransition)) {
+		t.Error("invalid stream: not a transition")
+	}
+	other := &jetstream.APIError{Code: 500, ErrorCode: jetstream.JSErrCodeConsumerCreate, Description: "consumer config invalid"}
+	if bus.IsStreamInTransition(other) || bus.IsStreamInTransition(errors.New("invalid stream")) {
+		t.Error("another refusal taken for a transition")
+	}
+	nc, err := bus.Connect(bus.ConnConfig{URL: testenv.NATS(t), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = js.CreateOrUpdateConsumer(context.Background(), testenv.UniqueName("nosuch"), jetstream.ConsumerConfig{Durable: "c"})
+	if !errors.Is(err, jetstream.ErrStreamNotFound) || bus.IsStreamInTransition(err) {
+		t.Fatalf("consumer on a missing stream: %v (a transition: %v); want stream not found, not a transition", err, bus.IsStreamInTransition(err))
+	}
+}

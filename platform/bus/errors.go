@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,4 +19,14 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrReconnectBufExceeded) ||
 		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrJetStreamNotEnabled)
+}
+
+// IsStreamInTransition reports JetStream's refusal to create a consumer on a
+// stream that the server is setting up or tearing down at that moment
+// (code 10012, "invalid stream": the stream exists, but not yet or no longer
+// in full). The same call succeeds, or finds no stream, a moment later.
+func IsStreamInTransition(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate &&
+		strings.Contains(apiErr.Description, "invalid stream")
 }

@@ -497,7 +497,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !bus.IsUnavailable(err) {
+		if !errors.Is(err, jetstream.ErrStreamNotFound) && !bus.IsStreamInTransition(err) && !bus.IsUnavailable(err) {
 			return nil, fmt.Errorf("inbox %s: consumer on %s: %w", c.cfg.Name, c.cfg.Stream, err)
 		}
 		if !waited {

@@ -104,6 +104,9 @@ func TestStandbyTakesOverWhenTheLeaderDies(t *testing.T) {
 	order := map[string][]string{}
 	stopWriting := make(chan struct{})
 	var wg sync.WaitGroup
+	var stopOnce sync.Once
+	stop := func() { stopOnce.Do(func() { close(stopWriting) }); wg.Wait() }
+	defer stop() // a failure below must not leave the writers running
 	var written int
 	for w := range writers {
 		wg.Add(1)
@@ -148,8 +151,7 @@ func TestStandbyTakesOverWhenTheLeaderDies(t *testing.T) {
 	}
 	t.Logf("standby took over %s after kill -9 of the leader (backend %d)", time.Since(killed).Round(time.Millisecond), childPID)
 	time.Sleep(500 * time.Millisecond)
-	close(stopWriting)
-	wg.Wait()
+	stop()
 
 	f.waitEmpty(t, 20*time.Second)
 	if n := f.streamMsgs(t); n != uint64(written) {
