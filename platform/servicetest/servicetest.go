@@ -169,6 +169,18 @@ func StartReplica(t testing.TB, h *Harness, specs ...service.Spec) *Replica {
 	return r
 }
 
+// WaitConsuming waits until each durable consumer of specs has a pull
+// request waiting from the harness's host and from each of its replicas:
+// after the replicas paused and resumed their consumers, say, so that the
+// events a test injects next are shared among them.
+func (h *Harness) WaitConsuming(t testing.TB, specs ...service.Spec) {
+	t.Helper()
+	h.mu.Lock()
+	hosts := 1 + h.replicas
+	h.mu.Unlock()
+	h.waitConsuming(t, specs, hosts)
+}
+
 // waitConsuming waits until each durable consumer of specs has a pull
 // request waiting from each of hosts hosts, so that the events a test
 // injects next are shared among them (JetStream serves waiting pull

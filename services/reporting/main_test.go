@@ -32,6 +32,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type warehouse struct {
 	*servicetest.Harness
 	injected int // events injected so far (each handled, duplicate or dead-lettered once)
+	// replica, when set, is a second replica sharing the live consumers.
+	replica *servicetest.Replica
 }
 
 func start(t *testing.T, d sqldb.Dialect) *warehouse {
@@ -64,6 +66,9 @@ func (w *warehouse) applied(t testing.TB) int {
 	n := 0.0
 	for _, m := range []string{"bounded_inbox_handled_total", "bounded_inbox_duplicates_total", "bounded_inbox_dead_letters_total"} {
 		n += w.Metric(t, m, "service", "reporting")
+		if w.replica != nil {
+			n += w.replica.Metric(t, m, "service", "reporting")
+		}
 	}
 	return int(n)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -30,9 +31,12 @@ import (
 //     older than rebuildStale: its process died) to "running".
 //  2. Live consumption stops. This process pauses its consumers (their Run
 //     returns: nothing of theirs is in flight). Other replicas see the row
-//     within a second (follow) and pause theirs; until then, on PostgreSQL,
-//     every live handler reads the row FOR SHARE first and backs off
-//     (inbox.Transient) while it says running. The row's update to
+//     within a second (follow) and pause theirs, and on PostgreSQL the
+//     rebuild waits that long before it goes on, so that no replica's
+//     consumer, finding itself deleted in step 3, makes itself again while
+//     the rebuild runs (startConsumerAt copes with one that does anyway);
+//     until they pause, every live handler reads the row FOR SHARE first
+//     and backs off (inbox.Transient) while it says running. The row's update to
 //     "running" waits for the live transactions that read it before, so
 //     none of them commits after it. (SQLite has one process and one
 //     writer: the pause is enough.)
@@ -191,10 +195,18 @@ func (s *reporting) startRebuild(ctx context.Context) (string, error) {
 
 var errConflict = errors.New("conflict")
 
+// followInterval is how often a replica reads the rebuild row (follow);
+// followMargin is what a rebuild adds to it while it waits for the other
+// replicas to pause.
+const (
+	followInterval = time.Second
+	followMargin   = 500 * time.Millisecond
+)
+
 // rebuildJob runs the rebuilds this replica is asked for, and follows the
 // others' (pausing this replica's consumers while one runs elsewhere).
 func (s *reporting) rebuildJob(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(followInterval)
 	defer tick.Stop()
 	s.follow(ctx)
 	for {
@@ -267,6 +279,16 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 		return fmt.Errorf("pause consumers: %w", err)
 	}
 	s.followPaused = true // resumed below, or by follow after a later rebuild
+	if s.env.DB.Dialect() == sqldb.Postgres {
+		// Other replicas may share this database: give them the time to
+		// see the row and pause (SQLite belongs to one process).
+		s.log.Info("rebuild: waiting for the other replicas to pause", "rebuild", id, "wait", followInterval+followMargin)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(followInterval + followMargin):
+		}
+	}
 	js, err := jetstream.New(cs.NATS())
 	if err != nil {
 		return err
@@ -280,9 +302,8 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 	var plans []plan
 	var total int64
 	for _, c := range sources {
-		if err := js.DeleteConsumer(ctx, c.Stream, c.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) &&
-			!errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("delete consumer %s: %w", c.Durable, err)
+		if err := deleteConsumer(ctx, js, s.log, c); err != nil {
+			return err
 		}
 		p := plan{info: c}
 		st, err := js.Stream(ctx, c.Stream)
@@ -342,19 +363,10 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 		starts[p.info.Durable] = p.last + 1
 	}
 	// Live consumption starts where the replay ended: each durable consumer
-	// is created again at its stream's last replayed sequence + 1 (deleted
-	// first: a replica that had not paused yet may have made it again).
+	// is created again at its stream's last replayed sequence + 1.
 	for _, p := range plans {
-		_ = js.DeleteConsumer(ctx, p.info.Stream, p.info.Durable)
-		if p.last == 0 {
-			continue // no stream yet: the consumer will start at its first message
-		}
-		_, err := js.CreateConsumer(ctx, p.info.Stream, jetstream.ConsumerConfig{
-			Durable: p.info.Durable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1,
-			FilterSubject: p.info.Subject, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p.last + 1,
-		})
-		if err != nil {
-			return fmt.Errorf("create consumer %s: %w", p.info.Durable, err)
+		if err := startConsumerAt(ctx, js, s.log, p.info, p.last+1); err != nil {
+			return err
 		}
 	}
 	seqs, _ := json.Marshal(starts)
@@ -370,6 +382,68 @@ func (s *reporting) rebuild(ctx context.Context, id string) (err error) {
 	cs.Resume(starts)
 	s.log.Info("rebuild done; consumers resumed", "rebuild", id, "events", r.applied, "took", time.Since(r.started).Round(time.Millisecond))
 	return nil
+}
+
+// consumerRetry bounds how long a rebuild retries deleting or creating a
+// durable consumer that the server or a replica holds up.
+const consumerRetry = 10 * time.Second
+
+// deleteConsumer deletes c's durable consumer; one that is gone already
+// counts as deleted. A replica that has not paused yet may still be
+// acknowledging on it, and the server may then refuse the delete for the
+// moment (nats-server 2.9: "unlinkat …/obs/…: directory not empty"): it is
+// tried again for up to consumerRetry.
+func deleteConsumer(ctx context.Context, js jetstream.JetStream, log *slog.Logger, c service.ConsumerInfo) error {
+	deadline := time.Now().Add(consumerRetry)
+	for {
+		err := js.DeleteConsumer(ctx, c.Stream, c.Durable)
+		if err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("delete consumer %s: %w", c.Durable, err)
+		}
+		log.Warn("rebuild: delete of a consumer refused; trying again", "consumer", c.Durable, "err", err)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startConsumerAt makes c's durable consumer start at seq: deleted, then
+// created there. A replica that has not paused yet may make it again in
+// between (its consumer found itself deleted), with its own start; then
+// the create fails, and both are tried again until the replica has paused
+// (it does within a second of the rebuild's start) or consumerRetry has
+// passed. seq 1 on a stream with no messages yet leaves no consumer: the
+// live consumer makes it at the first message.
+func startConsumerAt(ctx context.Context, js jetstream.JetStream, log *slog.Logger, c service.ConsumerInfo, seq uint64) error {
+	deadline := time.Now().Add(consumerRetry)
+	for {
+		if err := deleteConsumer(ctx, js, log, c); err != nil {
+			return err
+		}
+		if seq <= 1 {
+			return nil
+		}
+		cons, err := js.CreateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+			Durable: c.Durable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1,
+			FilterSubject: c.Subject, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq,
+		})
+		if err == nil {
+			// nats-server 2.9 answers a create of a durable that exists
+			// with the existing one, whatever it starts at: make sure it
+			// is ours.
+			got := cons.CachedInfo().Config
+			if got.DeliverPolicy == jetstream.DeliverByStartSequencePolicy && got.OptStartSeq == seq {
+				return nil
+			}
+			err = fmt.Errorf("a replica made it again first, starting at %v (seq %d)", got.DeliverPolicy, got.OptStartSeq)
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("create consumer %s: %w", c.Durable, err)
+		}
+		log.Warn("rebuild: consumer not made at the replay's end; trying again", "consumer", c.Durable, "start", seq, "err", err)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // replayCacheKiB is SQLite's page cache while a replay writes (its

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bounded-dev/bounded/platform/contract"
 	"github.com/bounded-dev/bounded/platform/servicetest"
 	"github.com/bounded-dev/bounded/platform/sqldb"
 	"github.com/bounded-dev/bounded/services/reporting"
@@ -98,6 +99,75 @@ func TestRebuild(t *testing.T) {
 			t.Errorf("orders' watermark after a second rebuild: %d", got)
 		}
 	})
+}
+
+// TestRebuildWithTwoReplicas: two replicas share the live consumers
+// (PostgreSQL). One runs a rebuild while events keep coming: the other's
+// live consumers must apply nothing into the warehouse being rebuilt (it
+// pauses them when it sees the rebuild, and until then its handlers back
+// off), so every event counts once — applied by the replay or, after it,
+// by either replica — and both replicas consume again afterwards.
+func TestRebuildWithTwoReplicas(t *testing.T) {
+	w := start(t, sqldb.Postgres)
+	w.replica = servicetest.StartReplica(t, w.Harness, reporting.Spec(reporting.Config{}))
+	// A backlog large enough that the rebuild takes a while.
+	const backlog, during, after = 1500, 300, 20
+	var events []contract.Event
+	for i := range backlog {
+		events = append(events, confirmed(t, newID(t), fmt.Sprintf("early-%d@example.com", i), day1, line{"A", 1, 500}))
+	}
+	w.load(t, events...)
+	handled := func(m interface {
+		Metric(testing.TB, string, ...string) float64
+	}) float64 {
+		return m.Metric(t, "bounded_inbox_handled_total", "service", "reporting")
+	}
+	if a, b := handled(w.Harness), handled(w.replica); a == 0 || b == 0 {
+		t.Fatalf("before the rebuild the replicas handled %v and %v events; want both some", a, b)
+	}
+	ordersBefore := w.watermarks(t)["orders"].EventsApplied
+
+	var started struct {
+		Status string `json:"status"`
+	}
+	w.MustJSON(t, "POST", "/reporting/admin/rebuild", nil, true, http.StatusAccepted, &started)
+	for i := range during { // while the rebuild runs, and on after it
+		w.Inject(t, confirmed(t, newID(t), fmt.Sprintf("during-%d@example.com", i), day2, line{"A", 1, 500}))
+	}
+	var st reporting.RebuildStatus
+	servicetest.Eventually(t, 60*time.Second, "the rebuild to end", func() bool {
+		w.MustJSON(t, "GET", started.Status, nil, true, http.StatusOK, &st)
+		return st.State != "running"
+	})
+	if st.State != "done" {
+		t.Fatalf("rebuild: %+v", st)
+	}
+	t.Logf("the rebuild replayed %d events; %d more were published during it", st.EventsApplied, during)
+
+	// Both replicas consume again (the other resumes within a second of
+	// the end): events after the rebuild reach each.
+	w.WaitConsuming(t, reporting.Spec(reporting.Config{}))
+	a0, b0 := handled(w.Harness), handled(w.replica)
+	for i := range after {
+		w.Inject(t, confirmed(t, newID(t), fmt.Sprintf("after-%d@example.com", i), day2, line{"A", 1, 500}))
+	}
+	want := ordersBefore + during + after
+	servicetest.Eventually(t, 30*time.Second, fmt.Sprintf("%d order events applied", want), func() bool {
+		return w.watermarks(t)["orders"].EventsApplied >= want
+	})
+	time.Sleep(1500 * time.Millisecond) // room for a late second application
+	if got := w.watermarks(t)["orders"].EventsApplied; got != want {
+		t.Fatalf("orders' watermark: %d events applied, want %d (%d before the rebuild, %d during, %d after): an event was applied twice or lost",
+			got, want, ordersBefore, during, after)
+	}
+	for _, email := range []string{"early-0@example.com", "during-0@example.com", fmt.Sprintf("during-%d@example.com", during-1), "after-0@example.com"} {
+		if h := w.history(t, email); len(h) != 1 {
+			t.Errorf("order history of %s: %d orders, want 1", email, len(h))
+		}
+	}
+	if a, b := handled(w.Harness)-a0, handled(w.replica)-b0; a == 0 || b == 0 {
+		t.Errorf("after the rebuild the replicas handled %v and %v new events; want both some", a, b)
+	}
 }
 
 // TestReadsDuringARebuildSayServiceUnavailable: while the row says a
