@@ -37,6 +37,7 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,38 @@ func Transient(err error) error {
 func isTransient(err error) bool {
 	var t transientError
 	return errors.As(err, &t)
+}
+
+// ErrApplied is what a handler returns (wrapped or not) for an event whose
+// effect it knows to be in place already by other means than the inbox —
+// applied by a rebuild's replay of the stream, say, whose transactions
+// write no inbox rows. The consumer rolls the handler's transaction back
+// and acks the event without an effect, counted as a duplicate.
+var ErrApplied = errors.New("inbox: effect already in place")
+
+// Delivery is where the message a handler is applying came from.
+type Delivery struct {
+	Consumer  string // the durable consumer
+	Stream    string
+	StreamSeq uint64 // the message's sequence in the stream
+}
+
+type deliveryKey struct{}
+
+// DeliveryOf returns the delivery of the message whose handler ctx was
+// given to; false outside a live consumer's handler (a replay, a test).
+func DeliveryOf(ctx context.Context) (Delivery, bool) {
+	d, ok := ctx.Value(deliveryKey{}).(Delivery)
+	return d, ok
+}
+
+// withDelivery gives a handler's ctx the delivery of msg.
+func (c *Consumer) withDelivery(ctx context.Context, msg jetstream.Msg) context.Context {
+	meta, err := msg.Metadata()
+	if err != nil || meta == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, deliveryKey{}, Delivery{Consumer: c.cfg.Name, Stream: meta.Stream, StreamSeq: meta.Sequence.Stream})
 }
 
 func isPermanent(err error) bool {
@@ -482,7 +515,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	if len(cfg.FilterSubjects) == 1 {
 		cfg.FilterSubject, cfg.FilterSubjects = cfg.FilterSubjects[0], nil
 	}
-	waited := false
+	waited, madeMeanwhile := false, 0
 	for {
 		// An existing consumer keeps where it started: JetStream refuses
 		// to update the deliver policy or the start position.
@@ -497,6 +530,13 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
+		if isMadeMeanwhile(err) && madeMeanwhile < 10 {
+			// Another replica (or a rebuild) made the consumer between the
+			// look above and the create, starting elsewhere: look again,
+			// and take its start.
+			madeMeanwhile++
+			continue
+		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) && !bus.IsStreamInTransition(err) && !bus.IsUnavailable(err) {
 			return nil, fmt.Errorf("inbox %s: consumer on %s: %w", c.cfg.Name, c.cfg.Stream, err)
 		}
@@ -510,6 +550,16 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// isMadeMeanwhile reports JetStream's refusal to change where an existing
+// durable consumer starts (the create found one made since the look).
+func isMadeMeanwhile(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate &&
+		(strings.Contains(apiErr.Description, "deliver policy can not be updated") ||
+			strings.Contains(apiErr.Description, "start sequence can not be updated") ||
+			strings.Contains(apiErr.Description, "start time can not be updated"))
 }
 
 // processBatch applies msgs (in delivery order, all of one worker) in one
@@ -565,8 +615,8 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 			if items[i].dup = !inserted; items[i].dup {
 				continue
 			}
-			if err := c.h(ctx, tx, items[i].e); err != nil {
-				return err
+			if err := c.h(c.withDelivery(ctx, items[i].msg), tx, items[i].e); err != nil {
+				return err // ErrApplied too: process sorts each out alone
 			}
 		}
 		return nil
@@ -641,7 +691,10 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 				return
 			}
 		}
-		dup, err := c.apply(ctx, e, true)
+		dup, err := c.apply(c.withDelivery(ctx, msg), e, true)
+		if errors.Is(err, ErrApplied) {
+			dup, err = true, nil
+		}
 		if err == nil {
 			if dup {
 				c.m.duplicates.Inc()

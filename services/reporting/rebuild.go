@@ -89,17 +89,32 @@ type replayKey struct{}
 func replaying(ctx context.Context) bool { return ctx.Value(replayKey{}) != nil }
 
 // fence keeps a live handler on PostgreSQL from writing while a rebuild
-// runs (see the comment at the top of this file).
+// runs (see the comment at the top of this file), and from applying after
+// one an event its replay applied: a replica that had not paused may hold
+// such an event, fetched from the consumer the rebuild deleted, and retry
+// it until the rebuild is over. Its inbox row is gone with the warehouse,
+// so only its stream sequence tells: below the sequence the rebuild made
+// the consumer start at, it is acked without an effect (inbox.ErrApplied).
 func fence(ctx context.Context, tx *sqldb.Tx) error {
 	if replaying(ctx) || tx.Dialect() != sqldb.Postgres {
 		return nil
 	}
 	var state string
-	if err := tx.QueryRowContext(ctx, `SELECT state FROM rebuild_state WHERE id = 1 FOR SHARE`).Scan(&state); err != nil {
+	var starts sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT state, start_seqs FROM rebuild_state WHERE id = 1 FOR SHARE`).Scan(&state, &starts); err != nil {
 		return fmt.Errorf("rebuild state: %w", err)
 	}
 	if state == rebuildRunning || state == rebuildFailed {
 		return inbox.Transient(errRebuilding)
+	}
+	if d, ok := inbox.DeliveryOf(ctx); ok && starts.Valid && starts.String != "" {
+		var seqs map[string]uint64
+		if err := json.Unmarshal([]byte(starts.String), &seqs); err != nil {
+			return fmt.Errorf("rebuild state: start_seqs: %w", err)
+		}
+		if start, ok := seqs[d.Consumer]; ok && d.StreamSeq < start {
+			return fmt.Errorf("%s seq %d, replayed by the last rebuild (live from %d): %w", d.Stream, d.StreamSeq, start, inbox.ErrApplied)
+		}
 	}
 	return nil
 }
@@ -429,9 +444,10 @@ func startConsumerAt(ctx context.Context, js jetstream.JetStream, log *slog.Logg
 			FilterSubject: c.Subject, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq,
 		})
 		if err == nil {
-			// nats-server 2.9 answers a create of a durable that exists
-			// with the existing one, whatever it starts at: make sure it
-			// is ours.
+			// A create meets an existing durable with another start as a
+			// refusal (nats-server 2.9.10: "deliver policy can not be
+			// updated"), and the same config as success; check anyway
+			// that the consumer starts where the replay ended.
 			got := cons.CachedInfo().Config
 			if got.DeliverPolicy == jetstream.DeliverByStartSequencePolicy && got.OptStartSeq == seq {
 				return nil

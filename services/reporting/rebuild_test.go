@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/bounded-dev/bounded/platform/contract"
 	"github.com/bounded-dev/bounded/platform/servicetest"
 	"github.com/bounded-dev/bounded/platform/sqldb"
@@ -269,4 +271,58 @@ func tableRows(t *testing.T, db *sqldb.DB) map[string][]string {
 		out[table] = texts
 	}
 	return out
+}
+
+// TestEventsBehindARebuildCountOnce (PostgreSQL): after a rebuild, the
+// Orders consumer is rewound by hand to the stream's first message — as a
+// consumer that a replica made again at its own start, or messages a
+// replica fetched before the rebuild and held, would deliver them. Every
+// one of those events was applied by the replay, and its inbox row went
+// with the old warehouse: the fence must ack them without an effect.
+func TestEventsBehindARebuildCountOnce(t *testing.T) {
+	w := start(t, sqldb.Postgres)
+	sc := newScenario(t)
+	w.load(t, sc.events...)
+	w.rebuild(t)
+	before := w.snapshot(t)
+
+	ctx := context.Background()
+	stream, _ := w.Host.StreamOf("orders")
+	st, err := w.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := st.ConsumerNames(ctx)
+	var durable string
+	for n := range names.Name() {
+		durable = n
+	}
+	if durable == "" {
+		t.Fatalf("no consumer on %s", stream)
+	}
+	cons, err := st.Consumer(ctx, durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cons.CachedInfo().Config
+	cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
+	servicetest.Eventually(t, 10*time.Second, "the consumer rewound", func() bool {
+		_ = st.DeleteConsumer(ctx, durable)
+		c, err := st.CreateConsumer(ctx, cfg) // the live consumer may make it again first
+		return err == nil && c.CachedInfo().Config.DeliverPolicy == jetstream.DeliverAllPolicy
+	})
+	orders := float64(before.watermarks["orders"])
+	count := func(name string) float64 { return w.Metric(t, name, "service", "reporting") }
+	d0, h0 := count("bounded_inbox_duplicates_total"), count("bounded_inbox_handled_total")
+	// A live consumer whose consumer was made again under it may pull again
+	// only when its pending pull expires (30 s): hence the long wait.
+	servicetest.Eventually(t, 60*time.Second, fmt.Sprintf("the %v order events delivered again", orders), func() bool {
+		return count("bounded_inbox_duplicates_total")-d0+count("bounded_inbox_handled_total")-h0 >= orders
+	})
+	if dups, handled := count("bounded_inbox_duplicates_total")-d0, count("bounded_inbox_handled_total")-h0; dups != orders || handled != 0 {
+		t.Errorf("of %v order events delivered again, %v were acked without an effect and %v applied; want all without", orders, dups, handled)
+	}
+	if after := w.snapshot(t); !reflect.DeepEqual(before, after) {
+		t.Fatalf("events the replay applied counted again:\n before: %+v\n after: %+v", before, after)
+	}
 }
