@@ -394,16 +394,8 @@ func TestIsStreamInTransition(t *testing.T) {
 	if bus.IsStreamInTransition(other) || bus.IsStreamInTransition(errors.New("invalid stream")) {
 		t.Error("another refusal taken for a transition")
 	}
-	nc, err := bus.Connect(bus.ConnConfig{URL: testenv.NATS(t), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = js.CreateOrUpdateConsumer(context.Background(), testenv.UniqueName("nosuch"), jetstream.ConsumerConfig{Durable: "c"})
+	_, js := mustConnect(t, testenv.NATS(t))
+	_, err := js.CreateOrUpdateConsumer(context.Background(), testenv.UniqueName("nosuch"), jetstream.ConsumerConfig{Durable: "c"})
 	if !errors.Is(err, jetstream.ErrStreamNotFound) || bus.IsStreamInTransition(err) {
 		t.Fatalf("consumer on a missing stream: %v (a transition: %v); want stream not found, not a transition", err, bus.IsStreamInTransition(err))
 	}
