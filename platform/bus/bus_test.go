@@ -400,3 +400,34 @@ func TestIsStreamInTransition(t *testing.T) {
 		t.Fatalf("consumer on a missing stream: %v (a transition: %v); want stream not found, not a transition", err, bus.IsStreamInTransition(err))
 	}
 }
+
+// TestIsConsumerStartConflict: the server's refusal to move an existing
+// durable consumer's start (what a create meets when another replica made
+// the consumer first) is recognised, wrapped as the inbox wraps it; a
+// missing stream is not.
+func TestIsConsumerStartConflict(t *testing.T) {
+	_, js := mustConnect(t, testenv.NATS(t))
+	ctx := t.Context()
+	stream := testenv.UniqueName("made")
+	mustEnsure(t, js, jetstream.StreamConfig{Name: stream, Subjects: []string{stream + ".>"}})
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
+	for i := range 5 {
+		if _, err := js.Publish(ctx, stream+".x", []byte("x")); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	base := jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy}
+	if _, err := js.CreateOrUpdateConsumer(ctx, stream, base); err != nil {
+		t.Fatal(err)
+	}
+	moved := base
+	moved.DeliverPolicy, moved.OptStartSeq = jetstream.DeliverByStartSequencePolicy, 3
+	_, err := js.CreateOrUpdateConsumer(ctx, stream, moved)
+	if err == nil || !bus.IsConsumerStartConflict(fmt.Errorf("inbox c: consumer on %s: %w", stream, err)) {
+		t.Fatalf("moving an existing consumer's start: %v; want a refusal IsConsumerStartConflict knows", err)
+	}
+	_, err = js.CreateOrUpdateConsumer(ctx, stream+"_none", base)
+	if err == nil || bus.IsConsumerStartConflict(err) {
+		t.Fatalf("a consumer on a missing stream: %v, taken for a start conflict", err)
+	}
+}

@@ -30,3 +30,15 @@ func IsStreamInTransition(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate &&
 		strings.Contains(apiErr.Description, "invalid stream")
 }
+
+// IsConsumerStartConflict reports JetStream's refusal to change where an
+// existing durable consumer starts: a create that meets a consumer another
+// party made since it looked (a replica, a rebuild). Looking again, and
+// taking the existing consumer's start, succeeds.
+func IsConsumerStartConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate &&
+		(strings.Contains(apiErr.Description, "deliver policy can not be updated") ||
+			strings.Contains(apiErr.Description, "start sequence can not be updated") ||
+			strings.Contains(apiErr.Description, "start time can not be updated"))
+}

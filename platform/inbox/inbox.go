@@ -37,7 +37,6 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -530,7 +529,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if isMadeMeanwhile(err) && madeMeanwhile < 10 {
+		if bus.IsConsumerStartConflict(err) && madeMeanwhile < 10 {
 			// Another replica (or a rebuild) made the consumer between the
 			// look above and the create, starting elsewhere: look again,
 			// and take its start.
@@ -550,16 +549,6 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-// isMadeMeanwhile reports JetStream's refusal to change where an existing
-// durable consumer starts (the create found one made since the look).
-func isMadeMeanwhile(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeConsumerCreate &&
-		(strings.Contains(apiErr.Description, "deliver policy can not be updated") ||
-			strings.Contains(apiErr.Description, "start sequence can not be updated") ||
-			strings.Contains(apiErr.Description, "start time can not be updated"))
 }
 
 // processBatch applies msgs (in delivery order, all of one worker) in one

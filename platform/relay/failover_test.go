@@ -66,7 +66,7 @@ func TestStandbyTakesOverWhenTheLeaderDies(t *testing.T) {
 	// The child leads first: start it, wait for its lock.
 	child := exec.Command(os.Args[0], "-test.run=^TestRelayChildProcess$", "-test.v")
 	child.Env = append(os.Environ(), childEnv+"="+f.dsn+"|"+testenv.NATS(t)+"|"+f.stream)
-	out := &lockedBuffer{}
+	out := &toolkittest.LockedBuffer{}
 	child.Stdout, child.Stderr = out, out
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -167,21 +167,4 @@ func TestStandbyTakesOverWhenTheLeaderDies(t *testing.T) {
 			t.Errorf("aggregate %s: order broken across the leader change\n got %v\nwant %v", agg, seen[agg], want)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

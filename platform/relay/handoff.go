@@ -45,9 +45,8 @@ type handoff struct {
 	// limit bounds ready and pending together; a row that finds no room is
 	// dropped, and a later claim reads it.
 	limit int
-	// handed and dropped count rows given to the pump without a read, and
-	// rows handed over but left to a claim (for tests and metrics).
-	handed, dropped int64
+	// dropped counts rows handed over but left to a claim (no room).
+	dropped int64
 }
 
 func newHandoff(limit int) *handoff { return &handoff{limit: limit} }
@@ -117,7 +116,6 @@ func (h *handoff) take(max int) (rows []outbox.Row, needClaim bool) {
 	if n > 0 {
 		rows = slices.Clone(h.ready[:n])
 		h.ready = slices.Delete(h.ready, 0, n)
-		h.handed += int64(n)
 	}
 	return rows, !h.synced || h.lost || len(h.pending) > 0
 }
@@ -132,7 +130,6 @@ func (h *handoff) beginClaim() []outbox.Row {
 	h.claiming, h.lost = true, false
 	rows := h.ready
 	h.ready = nil
-	h.handed += int64(len(rows))
 	return rows
 }
 

@@ -1,14 +1,12 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,7 +30,7 @@ func TestDiscardADeadLetter(t *testing.T) {
 		ctx := toolkittest.Context(t)
 		nc := toolkittest.Connect(t, testenv.NATS(t))
 		ns, dsn := testenv.UniqueName("t"), toolkittest.DSN(t, d)
-		var logs lockedBuffer
+		var logs toolkittest.LockedBuffer
 		reg := prometheus.NewRegistry()
 		h, err := service.NewHost(service.HostConfig{NATS: nc, DSN: func(string) string { return dsn },
 			Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: reg, AdminToken: "tok", Namespace: ns})
@@ -142,23 +140,4 @@ func TestDiscardADeadLetter(t *testing.T) {
 			t.Errorf("second DELETE: %d %s, want 404", rec.Code, rec.Body)
 		}
 	})
-}
-
-// lockedBuffer is a log's destination that tests read while the host may
-// still write.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

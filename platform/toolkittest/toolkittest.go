@@ -5,6 +5,7 @@
 package toolkittest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -140,4 +141,23 @@ func Metric(tb testing.TB, reg prometheus.Gatherer, name string) float64 {
 	}
 	tb.Fatalf("no metric %s", name)
 	return 0
+}
+
+// LockedBuffer collects output that goroutines (a child process, a host's
+// logger) may still write while the test reads it. Its zero value is ready.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
