@@ -117,6 +117,7 @@ func startDistributed(ctx context.Context, cfg upConfig, token string, stderr *l
 		api:      d.gw,
 		health:   d.gw.health,
 		metrics:  reg,
+		log:      log,
 		web:      true,
 		index:    map[string]any{"mode": "distributed", "nats": cfg.natsURL, "namespace": cfg.namespace, "data": cfg.dataDir},
 	})

@@ -127,6 +127,7 @@ func startProcess(ctx context.Context, cfg processConfig) (_ *hostProcess, err e
 		api:      p.host.Handler(),
 		health:   p.host.Health,
 		metrics:  p.reg,
+		log:      cfg.log,
 		web:      cfg.web,
 		index:    withNATS(cfg.index, p.natsURL),
 	})

@@ -208,6 +208,7 @@ type rootConfig struct {
 	api      http.Handler // serves /NAME/... and /ops/...
 	health   func(ctx context.Context) (map[string]string, bool)
 	metrics  prometheus.Gatherer
+	log      *slog.Logger   // where a metric that could not be read is told (nil: nowhere)
 	web      bool           // the shop's pages under /shop/
 	index    map[string]any // more fields for the JSON index
 }
@@ -221,7 +222,14 @@ func routeRoot(root *http.ServeMux, rc rootConfig) {
 		root.Handle("/"+name+"/", rc.api)
 	}
 	root.Handle("/ops/", rc.api)
-	root.Handle("GET /metrics", promhttp.HandlerFor(rc.metrics, promhttp.HandlerOpts{}))
+	// A metric read from the database or the server when scraped (an
+	// outbox's backlog, a consumer's pending count) can time out while the
+	// service is busy; the scrape goes on without it rather than failing
+	// whole, and the error is logged.
+	root.Handle("GET /metrics", promhttp.HandlerFor(rc.metrics, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      scrapeLog{rc.log},
+	}))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		status, ok := rc.health(r.Context())
 		code := http.StatusOK
@@ -299,4 +307,13 @@ func keptSecret(given, path, what string) (secret string, generated bool, err er
 		return "", false, fmt.Errorf("%s: %w", what, err)
 	}
 	return secret, true, nil
+}
+
+// scrapeLog tells a failed metric read to a logger (promhttp.Logger).
+type scrapeLog struct{ log *slog.Logger }
+
+func (l scrapeLog) Println(v ...any) {
+	if l.log != nil {
+		l.log.Warn("metrics", "err", fmt.Sprint(v...))
+	}
 }

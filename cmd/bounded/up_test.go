@@ -5,12 +5,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bounded-dev/bounded/platform/toolkittest"
 )
 
 // TestUpServesAndStopsCleanly starts `bounded up` on free ports, checks
@@ -165,5 +171,43 @@ func TestUpGeneratesTheAdminTokenOnce(t *testing.T) {
 	defer stop()
 	if strings.Contains(out, token) || !strings.Contains(out, "admin token: in ") {
 		t.Fatalf("restart printed:\n%s", out)
+	}
+}
+
+// failingCollector is a metric read when scraped whose read fails, as an
+// outbox's backlog does when its query times out.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, context.DeadlineExceeded)
+}
+
+// TestMetricsGoOnWithoutAMetricThatFails scrapes /metrics while one metric
+// cannot be read: the others are served, and the failure is logged.
+func TestMetricsGoOnWithoutAMetricThatFails(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ok := prometheus.NewCounter(prometheus.CounterOpts{Name: "bounded_test_ok_total", Help: "A counter."})
+	ok.Add(3)
+	reg.MustRegister(ok, failingCollector{prometheus.NewDesc("bounded_test_backlog", "A backlog read when scraped.", nil, nil)})
+	var logged toolkittest.LockedBuffer
+	root := http.NewServeMux()
+	routeRoot(root, rootConfig{
+		api:     http.NotFoundHandler(),
+		health:  func(context.Context) (map[string]string, bool) { return nil, true },
+		metrics: reg,
+		log:     slog.New(slog.NewTextHandler(&logged, nil)),
+	})
+	rec := httptest.NewRecorder()
+	root.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, "bounded_test_ok_total 3") || strings.Contains(body, "bounded_test_backlog") {
+		t.Fatalf("/metrics served:\n%s", body)
+	}
+	if !strings.Contains(logged.String(), "bounded_test_backlog") || !strings.Contains(logged.String(), "deadline exceeded") {
+		t.Fatalf("the failed read was not logged: %q", logged.String())
 	}
 }

@@ -434,14 +434,7 @@ func metric(t testing.TB, reg prometheus.Gatherer, name string, labels ...string
 // those series: a series at 0 is there, one never made is not.
 func MetricSeries(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) (sum float64, series int) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
+	if mf := toolkittest.Gather(t, reg, name); mf != nil {
 	next:
 		for _, m := range mf.GetMetric() {
 			have := map[string]string{}
