@@ -110,20 +110,22 @@ func isExecutable(path string) bool {
 
 // startCluster creates and starts a throwaway cluster, and returns once it
 // accepts connections. As root it runs initdb and postgres as an
-// unprivileged user (both refuse to run as root), see procAttrs.
-func startCluster(ctx context.Context) (*cluster, error) {
+// unprivileged user (both refuse to run as root), see procAttrs. Each of
+// settings ("name = value") is written into postgresql.conf, so it holds
+// across restarts.
+func startCluster(ctx context.Context, settings ...string) (*cluster, error) {
 	initdb, postgres, err := postgresBinaries()
 	if err != nil {
 		return nil, fmt.Errorf("start postgres cluster: %w", err)
 	}
-	c, err := startClusterWith(ctx, initdb, postgres)
+	c, err := startClusterWith(ctx, initdb, postgres, settings...)
 	if err != nil {
 		return nil, fmt.Errorf("start postgres cluster (%s): %w", filepath.Dir(initdb), err)
 	}
 	return c, nil
 }
 
-func startClusterWith(ctx context.Context, initdb, postgres string) (c *cluster, err error) {
+func startClusterWith(ctx context.Context, initdb, postgres string, settings ...string) (c *cluster, err error) {
 	attrs, uid, gid, err := procAttrs()
 	if err != nil {
 		return nil, err
@@ -159,6 +161,19 @@ func startClusterWith(ctx context.Context, initdb, postgres string) (c *cluster,
 	cmd.SysProcAttr = attrs()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, lastLines(string(out), 10))
+	}
+	if len(settings) > 0 {
+		conf, err := os.OpenFile(filepath.Join(data, "postgresql.conf"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return nil, err
+		}
+		_, err = conf.WriteString("\n" + strings.Join(settings, "\n") + "\n")
+		if cerr := conf.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgresql.conf: %w", err)
+		}
 	}
 
 	// A port picked free may be taken before postgres binds it; try a few.

@@ -15,13 +15,15 @@ type PostgresServer struct {
 }
 
 // NewPostgresServer starts a private server, stopped and removed when the
-// test ends. Without the binaries the test is skipped, or fails when
+// test ends. Each of settings ("name = value", as postgresql.conf has them:
+// "shared_preload_libraries = 'pg_stat_statements'") is set in its
+// configuration. Without the binaries the test is skipped, or fails when
 // RealServersRequired.
-func NewPostgresServer(tb testing.TB) *PostgresServer {
+func NewPostgresServer(tb testing.TB, settings ...string) *PostgresServer {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := startCluster(ctx)
+	c, err := startCluster(ctx, settings...)
 	if err != nil {
 		skipPostgres(tb, "no private server could be started: "+err.Error())
 	}

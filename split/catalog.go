@@ -1,0 +1,281 @@
+package split
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// TableName is a table or view, schema-qualified.
+type TableName struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+// String is schema.name, as a manifest writes it.
+func (t TableName) String() string { return t.Schema + "." + t.Name }
+
+// Quoted is the name as SQL writes it, each part quoted.
+func (t TableName) Quoted() string { return quoteIdent(t.Schema) + "." + quoteIdent(t.Name) }
+
+func (t TableName) compare(u TableName) int {
+	if c := strings.Compare(t.Schema, u.Schema); c != 0 {
+		return c
+	}
+	return strings.Compare(t.Name, u.Name)
+}
+
+// ParseTableName reads "schema.table", or "table" in schema public.
+func ParseTableName(s string) (TableName, error) {
+	schema, name, ok := strings.Cut(s, ".")
+	if !ok {
+		schema, name = "public", s
+	}
+	if schema == "" || name == "" || strings.Contains(name, ".") {
+		return TableName{}, fmt.Errorf("split: %q is not a table name (schema.table)", s)
+	}
+	return TableName{Schema: schema, Name: name}, nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Table is a table of the shared database.
+type Table struct {
+	TableName
+	Owner string `json:"owner"` // the role that owns it (and so holds every privilege on it)
+	Rows  int64  `json:"rows"`  // PostgreSQL's estimate (reltuples), -1 before the first ANALYZE
+}
+
+// ForeignKey is a constraint of one table referencing another.
+type ForeignKey struct {
+	Name       string    `json:"name"`
+	From       TableName `json:"from"`
+	To         TableName `json:"to"`
+	Columns    []string  `json:"columns"`
+	RefColumns []string  `json:"ref_columns"`
+}
+
+// View is a view or materialized view and the tables and views it reads.
+type View struct {
+	TableName
+	Materialized bool        `json:"materialized"`
+	Reads        []TableName `json:"reads"`
+}
+
+// Grant is what one role may do to one table, beyond owning it.
+type Grant struct {
+	Role       string    `json:"role"` // "PUBLIC" for every role
+	Table      TableName `json:"table"`
+	Privileges []string  `json:"privileges"` // SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
+}
+
+// Catalog is the shape of the shared database: its tables, the foreign keys
+// and views that tie them together, and who may touch them.
+type Catalog struct {
+	Database    string       `json:"database"`
+	Tables      []Table      `json:"tables"`
+	ForeignKeys []ForeignKey `json:"foreign_keys"`
+	Views       []View       `json:"views"`
+	Grants      []Grant      `json:"grants"`
+}
+
+// Table returns the table named t, if the catalog has it.
+func (c Catalog) Table(t TableName) (Table, bool) {
+	i, ok := slices.BinarySearchFunc(c.Tables, t, func(a Table, b TableName) int { return a.compare(b) })
+	if !ok {
+		return Table{}, false
+	}
+	return c.Tables[i], true
+}
+
+// resolve finds the relation an unqualified or qualified name in a query
+// means: a qualified name as it is; an unqualified one in public if there,
+// else in the one schema that has it (a search_path the tool cannot see is
+// approximated this way). ok is false for a name the catalog lacks (a
+// system catalog, a temporary table, a table dropped since).
+func (c Catalog) resolve(schema, name string) (TableName, bool) {
+	if schema != "" {
+		t := TableName{schema, name}
+		return t, c.has(t)
+	}
+	if t := (TableName{"public", name}); c.has(t) {
+		return t, true
+	}
+	var found []TableName
+	for _, t := range c.Tables {
+		if t.Name == name {
+			found = append(found, t.TableName)
+		}
+	}
+	for _, v := range c.Views {
+		if v.Name == name {
+			found = append(found, v.TableName)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], true
+	}
+	return TableName{}, false
+}
+
+func (c Catalog) has(t TableName) bool {
+	if _, ok := c.Table(t); ok {
+		return true
+	}
+	_, ok := c.view(t)
+	return ok
+}
+
+func (c Catalog) view(t TableName) (View, bool) {
+	for _, v := range c.Views {
+		if v.TableName == t {
+			return v, true
+		}
+	}
+	return View{}, false
+}
+
+// systemSchemas are PostgreSQL's own; the catalogue leaves them out.
+const systemSchemas = `('pg_catalog', 'information_schema', 'pg_toast')`
+
+// ReadCatalog reads the catalog of the database db is connected to: every
+// ordinary and partitioned table, foreign key, view and table privilege
+// outside PostgreSQL's own schemas. It needs no privilege beyond CONNECT.
+func ReadCatalog(ctx context.Context, db *sql.DB) (Catalog, error) {
+	var c Catalog
+	if err := db.QueryRowContext(ctx, `SELECT current_database()`).Scan(&c.Database); err != nil {
+		return Catalog{}, fmt.Errorf("split: catalog: %w", err)
+	}
+	err := collect(ctx, db, &c.Tables, `
+		SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner), c.reltuples::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		  AND n.nspname NOT IN `+systemSchemas+` AND n.nspname NOT LIKE 'pg_temp%'
+		ORDER BY 1, 2`,
+		func(rows *sql.Rows, t *Table) error { return rows.Scan(&t.Schema, &t.Name, &t.Owner, &t.Rows) })
+	if err == nil {
+		err = collect(ctx, db, &c.ForeignKeys, `
+			SELECT con.conname, fn.nspname, f.relname, tn.nspname, t.relname,
+			       (SELECT string_agg(a.attname, ',' ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+			          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
+			       (SELECT string_agg(a.attname, ',' ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+			          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n)
+			FROM pg_constraint con
+			JOIN pg_class f ON f.oid = con.conrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace
+			JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+			WHERE con.contype = 'f' AND fn.nspname NOT IN `+systemSchemas+`
+			  AND con.conparentid = 0
+			ORDER BY 2, 3, 1`,
+			func(rows *sql.Rows, fk *ForeignKey) error {
+				var cols, refs string
+				if err := rows.Scan(&fk.Name, &fk.From.Schema, &fk.From.Name, &fk.To.Schema, &fk.To.Name, &cols, &refs); err != nil {
+					return err
+				}
+				fk.Columns, fk.RefColumns = strings.Split(cols, ","), strings.Split(refs, ",")
+				return nil
+			})
+	}
+	if err == nil {
+		// A view's rules depend on the relations its query reads.
+		err = collect(ctx, db, &c.Views, `
+			SELECT vn.nspname, v.relname, v.relkind = 'm',
+			       coalesce(array_agg(DISTINCT tn.nspname || '.' || t.relname) FILTER (WHERE t.oid IS NOT NULL), '{}')::text
+			FROM pg_class v JOIN pg_namespace vn ON vn.oid = v.relnamespace
+			LEFT JOIN pg_rewrite r ON r.ev_class = v.oid
+			LEFT JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+			     AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+			LEFT JOIN pg_class t ON t.oid = d.refobjid
+			LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+			WHERE v.relkind IN ('v', 'm') AND vn.nspname NOT IN `+systemSchemas+`
+			GROUP BY 1, 2, 3
+			ORDER BY 1, 2`,
+			func(rows *sql.Rows, v *View) error {
+				var reads string
+				if err := rows.Scan(&v.Schema, &v.Name, &v.Materialized, &reads); err != nil {
+					return err
+				}
+				for _, r := range textArray(reads) {
+					t, err := ParseTableName(r)
+					if err != nil {
+						return err
+					}
+					v.Reads = append(v.Reads, t)
+				}
+				return nil
+			})
+	}
+	if err == nil {
+		// relacl lists the privileges granted; an owner's own are implied
+		// (and listed once granted explicitly: left out here).
+		err = collect(ctx, db, &c.Grants, `
+			SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+			       n.nspname, c.relname, string_agg(DISTINCT a.privilege_type, ',' ORDER BY a.privilege_type)
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+			     LATERAL aclexplode(c.relacl) a
+			WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN `+systemSchemas+`
+			  AND a.grantee <> c.relowner
+			GROUP BY 1, 2, 3
+			ORDER BY 2, 3, 1`,
+			func(rows *sql.Rows, g *Grant) error {
+				var privs string
+				if err := rows.Scan(&g.Role, &g.Table.Schema, &g.Table.Name, &privs); err != nil {
+					return err
+				}
+				g.Privileges = strings.Split(privs, ",")
+				return nil
+			})
+	}
+	if err != nil {
+		return Catalog{}, fmt.Errorf("split: catalog of %s: %w", c.Database, err)
+	}
+	return c, nil
+}
+
+// collect appends one T per row of query.
+func collect[T any](ctx context.Context, db *sql.DB, dst *[]T, query string, scan func(*sql.Rows, *T) error) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return err
+		}
+		*dst = append(*dst, v)
+	}
+	return rows.Err()
+}
+
+// textArray splits PostgreSQL's text form of a text[] whose elements need
+// no quoting beyond what schema.name produces ({a.b,c.d}); quoted elements
+// (names with commas, quotes or braces) are unquoted.
+func textArray(s string) []string {
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	if s == "" {
+		return nil
+	}
+	var out []string
+	var b strings.Builder
+	quoted, escaped := false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			b.WriteRune(r)
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == '"':
+			quoted = !quoted
+		case r == ',' && !quoted:
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return append(out, b.String())
+}
