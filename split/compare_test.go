@@ -20,7 +20,7 @@ import (
 
 // mustPostgres creates a PostgreSQL database for the test, runs stmts in it
 // and returns its URL. The database is dropped when the test ends.
-func mustPostgres(t *testing.T, stmts ...string) string {
+func mustPostgres(t testing.TB, stmts ...string) string {
 	t.Helper()
 	dsn := testenv.NewPostgresDB(t)
 	db, err := sqldb.Open(context.Background(), sqldb.Config{DSN: dsn, MaxConns: 1})
@@ -39,7 +39,7 @@ func mustPostgres(t *testing.T, stmts ...string) string {
 // mustSQLite creates a SQLite file in the test's temp dir the way a bounded
 // service does (sqldb.Open: WAL), fills it in one transaction and returns
 // its path.
-func mustSQLite(t *testing.T, fill func(tx *sqldb.Tx) error) string {
+func mustSQLite(t testing.TB, fill func(tx *sqldb.Tx) error) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "service.db")
 	db, err := sqldb.Open(context.Background(), sqldb.Config{DSN: path, MaxConns: 1})

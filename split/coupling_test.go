@@ -13,6 +13,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/testenv"
 	"github.com/bounded-dev/bounded/split"
+	"github.com/bounded-dev/bounded/split/demo"
 	"github.com/bounded-dev/bounded/split/splittest"
 )
 
@@ -35,7 +36,7 @@ func table(name string) split.TableName {
 }
 
 // manifest is how the team splits the shared database.
-func manifest(s *splittest.Shared) split.Manifest {
+func manifest(s *demo.Shared) split.Manifest {
 	return split.Manifest{
 		Services: []split.Ownership{
 			{Service: "catalog", Roles: []string{s.Roles["catalog"]}, Tables: []string{"public.products"}},
@@ -58,7 +59,7 @@ func use(uses []split.Use, role string, t split.TableName) (split.Use, bool) {
 
 // checkUses checks that the evidence shows each service's workload: its
 // own writes, and the reads that cross into the catalog's products.
-func checkUses(t *testing.T, s *splittest.Shared, uses []split.Use) {
+func checkUses(t *testing.T, s *demo.Shared, uses []split.Use) {
 	t.Helper()
 	for _, c := range []struct {
 		service, table string
@@ -91,7 +92,7 @@ func TestCatalogueSampled(t *testing.T) {
 	s := splittest.New(t, testenv.PostgresAdmin(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.Run(t, ctx)
+	splittest.Run(t, ctx, s)
 	db := open(t, s.Admin)
 
 	cat, err := split.ReadCatalog(ctx, db)
@@ -200,7 +201,7 @@ func TestCatalogueFromStatementStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, stop := context.WithCancel(ctx)
-	s.Run(t, run)
+	splittest.Run(t, run, s)
 	stop()
 
 	cat, err := split.ReadCatalog(ctx, db)
@@ -286,7 +287,7 @@ func TestSever(t *testing.T) {
 		{"inventory", "INSERT INTO purchase_orders (sku, quantity, note) VALUES ('MUG', 1, 'from an event')", false},
 		{"orders", "SELECT count(*) FROM orders JOIN order_lines ON order_id = id", false},
 	} {
-		err := s.Exec(t, c.service, c.query)
+		err := splittest.Exec(t, s, c.service, c.query)
 		var pgErr *pgconn.PgError
 		refused := errors.As(err, &pgErr) && pgErr.Code == "42501"
 		if refused != c.refused || (err != nil && !refused) {

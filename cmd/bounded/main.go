@@ -127,6 +127,7 @@ func (m *Main) commands() []command {
 		{"split coupling", "catalogue a shared PostgreSQL database's coupling: who reads and writes which table; with a manifest, every crossing of an owner's line (exit 1)", m.parseSplitCoupling},
 		{"split manifest", "draft an ownership manifest for a shared database from who writes which table", m.parseSplitManifest},
 		{"split compare", "compare a query's rows in the shared database with a service's own database, key by key, streamed (exit 1 on a difference)", m.parseSplitCompare},
+		{"split demo", "make a shared database of three services to try the 'split' commands on, and run their statements until Ctrl-C", m.parseSplitDemo},
 		{"split sever", "revoke every privilege on a service's tables but its own roles', drop foreign keys between owners; a plan unless --apply", m.parseSplitSever},
 		{"bench shop", "measure the shop end to end, embedded (and distributed with --postgres and --nats): orders shipped per second and checkout-to-shipped time", m.parseBenchShop},
 		{"bench reporting", "measure 'bounded reporting rebuild' on N events (SQLite; PostgreSQL with --postgres) beside the raw insert rate of the same database", m.parseBenchReporting},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/sqldb"
 	"github.com/bounded-dev/bounded/split"
+	"github.com/bounded-dev/bounded/split/demo"
 )
 
 // The 'split' commands lead a team with a shared PostgreSQL database out of
@@ -358,6 +359,81 @@ func writeComparison(w io.Writer, r split.CompareResult) error {
 	}
 	_, err := fmt.Fprintln(w, verdict)
 	return err
+}
+
+func (m *Main) parseSplitDemo(_ context.Context, args []string) (func(context.Context) error, error) {
+	fs := m.newFlagSet("split demo", strings.TrimSpace(`
+Makes a shared database to try the other 'split' commands on, on a PostgreSQL server you name:
+Catalog, Inventory and Orders connect as roles of their own, reach every table through one group
+role, and are tied by foreign keys and a view; Inventory's purchase-order job reads the catalog's
+product descriptions. It prints the database's URL and the commands to try, then runs the three
+services' statements until Ctrl-C (or --for), so that 'split coupling --sample' sees them. The
+database stays until 'split demo --drop'.`))
+	admin := fs.String("admin", os.Getenv("BOUNDED_ADMIN_DSN"), "a PostgreSQL superuser's `URL` (postgres://...); required (default $BOUNDED_ADMIN_DSN)")
+	name := fs.String("name", "bounded_split_demo", "the database; its roles are NAME_<service> and NAME_rw")
+	runFor := fs.Duration("for", 0, "stop the services' statements after this long (0: at Ctrl-C)")
+	drop := fs.Bool("drop", false, "drop the database and its roles instead")
+	if err := fs.parse(args); err != nil {
+		return nil, err
+	}
+	if *admin == "" {
+		return nil, usagef("split demo: --admin (or $BOUNDED_ADMIN_DSN) is required: a PostgreSQL superuser's URL")
+	}
+	if sqldb.DialectOf(*admin) != sqldb.Postgres {
+		return nil, usagef("split demo: --admin %q: want a PostgreSQL URL (postgres://...)", *admin)
+	}
+	if *runFor < 0 {
+		return nil, usagef("split demo: --for must not be negative")
+	}
+	return func(ctx context.Context) error {
+		if *drop {
+			if err := demo.Drop(ctx, *admin, *name); err != nil {
+				return fmt.Errorf("split demo: %w", err)
+			}
+			fmt.Fprintf(m.Stdout, "dropped %s and its roles\n", *name)
+			return nil
+		}
+		s, err := demo.Create(ctx, *admin, *name)
+		if err != nil {
+			return fmt.Errorf("split demo: %w (an earlier demo? 'bounded split demo --drop')", err)
+		}
+		fmt.Fprintf(m.Stdout, "Made the shared database %s; its services connect as %s, %s and %s.\n\n",
+			s.Name, s.Roles["catalog"], s.Roles["inventory"], s.Roles["orders"])
+		fmt.Fprintf(m.Stdout, "In another terminal:\n  export BOUNDED_SHARED_DSN=%s\n", shellWord(s.Admin))
+		fmt.Fprintf(m.Stdout, "  bounded split coupling --sample 10s\n  bounded split manifest --sample 10s --out owners.json\n")
+		fmt.Fprintf(m.Stdout, "  bounded split coupling --sample 10s --manifest owners.json\n  bounded split sever --manifest owners.json\n\n")
+		fmt.Fprintf(m.Stdout, "Running the services' statements; Ctrl-C stops them (the database stays).\n")
+		run := ctx
+		if *runFor > 0 {
+			var cancel context.CancelFunc
+			run, cancel = context.WithTimeout(ctx, *runFor)
+			defer cancel()
+		}
+		wait, ran, err := s.Start(run, 20*time.Millisecond)
+		if err != nil {
+			return fmt.Errorf("split demo: %w", err)
+		}
+		start := time.Now()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+	loop:
+		for {
+			select {
+			case <-run.Done():
+				break loop
+			case <-tick.C:
+				m.progress(fmt.Sprintf("%d statements in %s", ran.Load(), time.Since(start).Round(time.Second)))
+			}
+		}
+		m.progress("")
+		err = wait()
+		fmt.Fprintf(m.Stdout, "Ran %d statements in %s. 'bounded split demo --drop' removes the database.\n",
+			ran.Load(), time.Since(start).Round(time.Second))
+		if err != nil {
+			return fmt.Errorf("split demo: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func writePlan(w io.Writer, p split.Plan) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bounded-dev/bounded/platform/testenv"
 	"github.com/bounded-dev/bounded/split"
+	"github.com/bounded-dev/bounded/split/demo"
 	"github.com/bounded-dev/bounded/split/splittest"
 )
 
@@ -23,7 +25,7 @@ func TestSplit(t *testing.T) {
 	s := splittest.New(t, testenv.PostgresAdmin(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.Run(t, ctx)
+	splittest.Run(t, ctx, s)
 	dir := t.TempDir()
 
 	code, stdout, stderr := run(t, "split", "coupling", "--dsn", s.Admin, "--sample", "1s")
@@ -71,7 +73,7 @@ func TestSplit(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "inventory reads public.products") {
 		t.Errorf("sever while inventory reads the catalog's products: exit %d, %q", code, stderr)
 	}
-	if err := s.Exec(t, "inventory", "SELECT description FROM products"); err != nil {
+	if err := splittest.Exec(t, s, "inventory", "SELECT description FROM products"); err != nil {
 		t.Fatalf("a refused sever changed something: %v", err)
 	}
 
@@ -80,7 +82,7 @@ func TestSplit(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Checked: no service's role may touch another service's tables") {
 		t.Fatalf("sever --force: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if err := s.Exec(t, "inventory", "SELECT description FROM products"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if err := splittest.Exec(t, s, "inventory", "SELECT description FROM products"); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("inventory reads the catalog's products after the sever: %v", err)
 	}
 
@@ -138,5 +140,36 @@ func writeManifest(t *testing.T, path string, m split.Manifest) {
 	defer f.Close()
 	if err := m.Write(f); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSplitDemo makes the demo's shared database, runs its services for a
+// second, refuses to make it twice, and drops it.
+func TestSplitDemo(t *testing.T) {
+	admin := testenv.PostgresAdmin(t)
+	name := testenv.UniqueName("bounded_split_demo_")
+	t.Cleanup(func() { _ = demo.Drop(context.Background(), admin, name) })
+
+	code, stdout, stderr := run(t, "split", "demo", "--admin", admin, "--name", name, "--for", "1s")
+	if code != 0 || !strings.Contains(stdout, "Made the shared database "+name) || !strings.Contains(stdout, "export BOUNDED_SHARED_DSN=") {
+		t.Fatalf("demo: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var ran int
+	if _, err := fmt.Sscanf(stdout[strings.Index(stdout, "Ran "):], "Ran %d statements", &ran); err != nil || ran < 7 {
+		t.Errorf("demo ran %d statements (%v), want every service's at least once:\n%s", ran, err, stdout)
+	}
+	if code, _, stderr = run(t, "split", "demo", "--admin", admin, "--name", name, "--for", "1s"); code != 1 ||
+		!strings.Contains(stderr, "already exists") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("a second demo of one name: exit %d, %q", code, stderr)
+	}
+	if code, stdout, stderr = run(t, "split", "demo", "--admin", admin, "--name", name, "--drop"); code != 0 {
+		t.Fatalf("demo --drop: exit %d\n%s%s", code, stdout, stderr)
+	}
+	conn := pgConnect(t, admin)
+	if n := pgCount(t, conn, "SELECT count(*) FROM pg_database WHERE datname = $1", name); n != 0 {
+		t.Errorf("the database is still there after --drop")
+	}
+	if n := pgCount(t, conn, "SELECT count(*) FROM pg_roles WHERE rolname LIKE $1", name+"%"); n != 0 {
+		t.Errorf("%d roles still there after --drop", n)
 	}
 }
