@@ -43,6 +43,10 @@ type shopBenchConfig struct {
 	postgres string
 	natsURL  string
 	dbConns  int // distributed mode: each process's pool bound (0: serve's default)
+	// kill names services of which a process is killed (SIGKILL) every
+	// killEvery during the distributed checkouts, in turn.
+	kill      []string
+	killEvery time.Duration
 }
 
 // The modes, in the order a run measures them.
@@ -89,6 +93,12 @@ type shopModeResult struct {
 	// Deadlocks is the deadlocks PostgreSQL detected on the services'
 	// databases during the measured checkouts (distributed mode only).
 	Deadlocks *int64 `json:"deadlocks,omitempty"`
+	// Kills are the processes --kill killed, and Restarts how often the
+	// supervisor started each service's processes again (distributed mode).
+	Kills    []shopKill     `json:"kills,omitempty"`
+	Restarts map[string]int `json:"restarts,omitempty"`
+	// Checks are the invariants checked once the orders settled.
+	Checks []shopCheck `json:"checks"`
 
 	lat []time.Duration // every order's time, for the chart
 }
@@ -109,9 +119,22 @@ removes at the end.
 
 Beside them, in the same run: the raw commit rates of the databases (one-row
 autocommit INSERTs into a fresh database: SQLite with 1 writer, PostgreSQL
-with 1 and 8) and the commits one order costs per service. Progress goes to
-stderr, the results (Markdown) to stdout. The exit status is 1 when an order
-did not ship or an event was dead-lettered, in either mode.`))
+with 1 and 8) and the commits one order costs per service.
+
+Faults: with --kill, one process of each service listed is killed (SIGKILL, as
+a crash), in order, one every --kill-every from the first distributed checkout
+(list a service twice to kill it twice); the supervisor starts it again, a
+checkout that met a cart restarting is sent again (it is idempotent), and the
+killed process's unacknowledged events come back after the consumers' AckWait
+(30 s). In every run, once the orders have settled, the
+invariants are checked through the owners' APIs: each order counted once in
+its final state, money taken = value shipped with nothing in flight, one
+shipment per shipped order, stock moved once per unit shipped with nothing
+reserved, and the warehouse equal to the owners (reconcile).
+
+Progress goes to stderr, the results (Markdown) to stdout. The exit status is
+1 when an order did not ship, an event was dead-lettered or an invariant does
+not hold, in either mode.`))
 	var (
 		cfg      shopBenchConfig
 		out      string
@@ -126,6 +149,8 @@ did not ship or an event was dead-lettered, in either mode.`))
 	fs.DurationVar(&cfg.rawDuration, "raw-duration", 3*time.Second, "how long each raw database figure writes")
 	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("BOUNDED_ADMIN_DSN"), "distributed mode and the raw PostgreSQL figure: an admin `DSN` of the PostgreSQL server (creates and drops databases and roles; default $BOUNDED_ADMIN_DSN)")
 	fs.IntVar(&cfg.dbConns, "db-conns", 0, "distributed mode: most connections each service process's database pool opens, as 'bounded up --db-conns' (default: serve's)")
+	kill := fs.String("kill", "", "distributed mode: `services`, comma-separated, of which one process each is killed (SIGKILL), in order, one every --kill-every from the first checkout (e.g. cart,payments,inventory)")
+	fs.DurationVar(&cfg.killEvery, "kill-every", 5*time.Second, "with --kill: the time between two kills")
 	fs.StringVar(&cfg.natsURL, "nats", os.Getenv("BOUNDED_NATS_URL"), "distributed mode: NATS server `URL`(s), comma-separated, with JetStream (default $BOUNDED_NATS_URL)")
 	fs.StringVar(&out, "out", "", "write the results as a Markdown section to `FILE`")
 	fs.StringVar(&jsonOut, "json", "", "write the results as JSON to `FILE`")
@@ -148,6 +173,19 @@ did not ship or an event was dead-lettered, in either mode.`))
 		return nil, usagef("bench shop: -db-conns %d: want at least 1", cfg.dbConns)
 	case (cfg.postgres == "") != (cfg.natsURL == ""):
 		return nil, usagef("bench shop: distributed mode needs both --postgres and --nats")
+	case *kill != "" && cfg.postgres == "":
+		return nil, usagef("bench shop: --kill needs distributed mode (--postgres and --nats): embedded mode has one process")
+	case cfg.killEvery < 100*time.Millisecond:
+		return nil, usagef("bench shop: -kill-every %s: want at least 100ms", cfg.killEvery)
+	}
+	if *kill != "" {
+		for svc := range strings.SplitSeq(*kill, ",") {
+			svc = strings.TrimSpace(svc)
+			if !slices.Contains(shopServiceNames(), svc) {
+				return nil, usagef("bench shop: --kill: no service %q; the services are %s", svc, strings.Join(shopServiceNames(), ", "))
+			}
+			cfg.kill = append(cfg.kill, svc)
+		}
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, usagef("bench shop: -log: %v", err)
@@ -528,6 +566,11 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 		}
 	}
 	res.CartCommits = float64(commits0["cart"]-prep0["cart"]) / float64(cfg.orders)
+	owners := shopClient{base: shop.base, token: benchToken}
+	before, err := readTotals(ctx, owners)
+	if err != nil {
+		return nil, err
+	}
 
 	say("checking out %d orders, %d in flight …", cfg.orders, cfg.concurrency)
 	var (
@@ -541,6 +584,16 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 	)
 	t0 := time.Now()
 	stopProgress := sb.progressLine("orders shipped", int64(cfg.orders), &done, t0)
+	var kills *killer
+	stopKills := func() {}
+	if shop.mode == modeDistributed && len(cfg.kill) > 0 {
+		say("killing a process of %s, one every %s …", strings.Join(cfg.kill, ", then "), cfg.killEvery)
+		kills = &killer{api: api, services: cfg.kill, every: cfg.killEvery, t0: t0}
+		kctx, cancel := context.WithCancel(ctx)
+		killed := make(chan struct{})
+		go func() { kills.run(kctx); close(killed) }()
+		stopKills = func() { cancel(); <-killed }
+	}
 	var wg sync.WaitGroup
 	for range cfg.concurrency {
 		wg.Go(func() {
@@ -555,9 +608,9 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
-				status, at, ok := fate.await(ctx, orderID, 2*time.Minute)
+				status, at, ok := fate.await(ctx, orderID, settleWithin)
 				if !ok {
-					errOnce.Do(func() { firstErr = fmt.Errorf("order %s: not shipped within 2 minutes", orderID) })
+					errOnce.Do(func() { firstErr = fmt.Errorf("order %s: not shipped within %s", orderID, settleWithin) })
 					return
 				}
 				mu.Lock()
@@ -575,7 +628,19 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 		})
 	}
 	wg.Wait()
+	stopKills()
 	stopProgress()
+	if kills != nil {
+		var kerr error
+		res.Kills, kerr = kills.result()
+		if kerr != nil {
+			errOnce.Do(func() { firstErr = kerr })
+		}
+		if res.Restarts, err = restarts(ctx, api); err != nil {
+			return res, err
+		}
+		say("  killed %d processes; restarts by the supervisor: %s", len(res.Kills), formatCounts(res.Restarts))
+	}
 	res.Shipped = len(latencies)
 	if res.Shipped > 0 {
 		res.Seconds = last.Sub(t0).Seconds()
@@ -608,6 +673,18 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 		return res, err
 	}
 	res.DeadLetters = n
+	if firstErr == nil && ctx.Err() == nil {
+		say("checking the invariants …")
+		if res.Checks, err = invariants(ctx, owners, before, res.Shipped, res.Cancelled, time.Minute); err != nil {
+			return res, err
+		}
+	}
+	var broken []string
+	for _, c := range res.Checks {
+		if !c.OK {
+			broken = append(broken, c.Name+" ("+c.Detail+")")
+		}
+	}
 	switch {
 	case firstErr != nil:
 		return res, firstErr
@@ -615,10 +692,17 @@ func (sb *shopBench) drive(ctx context.Context, shop benchedShop) (*shopModeResu
 		return res, ctx.Err()
 	case res.Cancelled > 0 || res.DeadLetters > 0:
 		return res, fmt.Errorf("%d orders cancelled and %d events dead-lettered in a run that should ship every order", res.Cancelled, res.DeadLetters)
+	case len(broken) > 0:
+		return res, fmt.Errorf("%s mode: invariants broken: %s", shop.mode, strings.Join(broken, "; "))
 	}
 	say("  %s mode: %.0f orders shipped/s, p50 %.1f ms, p99 %.1f ms", shop.mode, res.PerSecond, res.Latency.P50, res.Latency.P99)
 	return res, nil
 }
+
+// settleWithin bounds the wait for one order to ship after its checkout:
+// ample for a queue of orders, and for a killed process's events, which come
+// back after the consumers' AckWait (30 s).
+const settleWithin = 2 * time.Minute
 
 // progressLine shows n of total and the rate on stderr every second until
 // stopped (in place on a terminal).
@@ -839,9 +923,31 @@ func (a benchAPI) checkout(ctx context.Context, cartID string) (string, error) {
 	var co struct {
 		OrderID string `json:"order_id"`
 	}
-	err := a.call(ctx, "POST", "/cart/carts/"+cartID+"/checkout", map[string]any{"shipping_address": benchAddress, "payment_token": "tok_approve"},
-		false, http.StatusAccepted, &co)
-	return co.OrderID, err
+	// A checkout is idempotent (a cart checked out answers 200 with its
+	// order), so one that met a cart process killed or restarting (503 from
+	// the gateway, a dropped connection) is sent again, as a client would,
+	// for up to a minute.
+	start := time.Now()
+	for {
+		err := a.call(ctx, "POST", "/cart/carts/"+cartID+"/checkout", map[string]any{"shipping_address": benchAddress, "payment_token": "tok_approve"},
+			false, http.StatusAccepted, &co)
+		var se *statusError
+		switch {
+		case err == nil:
+			return co.OrderID, nil
+		case errors.As(err, &se) && se.status == http.StatusOK:
+			return co.OrderID, json.Unmarshal([]byte(se.body), &co)
+		case ctx.Err() != nil || time.Since(start) > time.Minute:
+			return "", err
+		case errors.As(err, &se) && se.status != http.StatusServiceUnavailable && se.status != http.StatusBadGateway:
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (a benchAPI) deadLetters(ctx context.Context) (int, error) {
@@ -993,6 +1099,48 @@ func (r *shopBenchResult) writeMarkdown(w io.Writer) error {
 	for _, mr := range r.Modes {
 		fmt.Fprintf(&b, "Commits counted in %s mode: %s.\n", mr.Mode, mr.CommitsCounted)
 	}
+	for _, mr := range r.Modes {
+		if len(mr.Checks) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nInvariants, %s mode, once the orders settled", mr.Mode)
+		if len(mr.Kills) > 0 {
+			var kills []string
+			for _, k := range mr.Kills {
+				kills = append(kills, fmt.Sprintf("%s (pid %d) at %.1f s", k.Service, k.PID, k.At))
+			}
+			fmt.Fprintf(&b, ", after %d processes killed with SIGKILL during the checkouts: %s; restarts by the supervisor: %s",
+				len(mr.Kills), strings.Join(kills, ", "), formatCounts(mr.Restarts))
+		}
+		b.WriteString(":\n\n| Invariant | Holds | Figures |\n|---|---|---|\n")
+		for _, c := range mr.Checks {
+			holds := "**yes**"
+			if !c.OK {
+				holds = "**NO**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Name, holds, c.Detail)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatCounts writes counts as "a 1, b 2", sorted by name, leaving out
+// zeros.
+func formatCounts(counts map[string]int) string {
+	var names []string
+	for name, n := range counts {
+		if n > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var parts []string
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -76,6 +76,14 @@ func checkMode(t *testing.T, mr *shopModeResult, mode string, orders int) {
 	if mr.CartCommits < 1 || mr.CommitsCounted == "" {
 		t.Errorf("%s: %.2f cart commits per order; commits counted %q", mode, mr.CartCommits, mr.CommitsCounted)
 	}
+	if len(mr.Checks) != 5 {
+		t.Errorf("%s: %d invariants checked, want 5: %+v", mode, len(mr.Checks), mr.Checks)
+	}
+	for _, c := range mr.Checks {
+		if !c.OK {
+			t.Errorf("%s: invariant %q broken: %s", mode, c.Name, c.Detail)
+		}
+	}
 }
 
 // TestBenchShopRuns runs a small shop benchmark in embedded mode alone (no
@@ -116,8 +124,11 @@ func TestBenchShopDistributedNeedsBoth(t *testing.T) {
 // behind.
 func TestBenchShopDistributed(t *testing.T) {
 	admin, natsURL := testenv.PostgresAdmin(t), testenv.NATS(t)
+	// Faults too: a cart process is killed while checkouts go to it (they
+	// are sent again), then a payments and an inventory process while their
+	// events are in flight (they come back after AckWait).
 	r := runBenchShop(t, "--orders", "60", "--concurrency", "10", "--products", "3", "--raw-duration", "200ms",
-		"--postgres", admin, "--nats", natsURL, "--db-conns", "3")
+		"--postgres", admin, "--nats", natsURL, "--db-conns", "3", "--kill", "cart,payments,inventory", "--kill-every", "300ms")
 	if len(r.res.Modes) != 2 {
 		t.Fatalf("%d modes, want 2: %+v", len(r.res.Modes), r.res.Modes)
 	}
@@ -134,7 +145,11 @@ func TestBenchShopDistributed(t *testing.T) {
 			t.Errorf("raw PostgreSQL, %d writers: %+v", want, raw)
 		}
 	}
-	for _, s := range []string{"Embedded", "Distributed", "PostgreSQL", "8 writers", "pg_stat_database"} {
+	if d := r.res.Modes[1]; len(d.Kills) == 0 || d.Restarts[d.Kills[0].Service] == 0 || len(r.res.Modes[0].Kills) != 0 {
+		t.Errorf("kills %+v, restarts %v (embedded kills %+v)", d.Kills, d.Restarts, r.res.Modes[0].Kills)
+	}
+	for _, s := range []string{"Embedded", "Distributed", "PostgreSQL", "8 writers", "pg_stat_database",
+		"Invariants, distributed mode", "killed with SIGKILL", "money taken = value shipped"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
 		}

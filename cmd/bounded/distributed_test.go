@@ -31,16 +31,19 @@ func (s *shop) process(t testing.TB, service string) processJSON {
 	return processJSON{}
 }
 
-// kill9 kills service's process as kill -9 would and waits until the
-// supervisor has started it again.
+// kill9 kills service's process as kill -9 would, through the gateway's
+// POST /ops/processes/{service}/kill, and waits until the supervisor has
+// started it again.
 func (s *shop) kill9(t *testing.T, service string) {
 	t.Helper()
 	before := s.process(t, service)
 	if before.Status != "running" {
 		t.Fatalf("%s is %s before the kill", service, before.Status)
 	}
-	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 %d (%s): %v", before.PID, service, err)
+	var killed processJSON
+	s.must(t, "POST", "/ops/processes/"+service+"/kill", nil, true, http.StatusAccepted, &killed)
+	if killed.PID != before.PID || killed.Service != service {
+		t.Fatalf("killed %+v, want %s's process %d", killed, service, before.PID)
 	}
 	t.Logf("killed %s (pid %d) with SIGKILL", service, before.PID)
 	eventually(t, service+" started again", func() bool {

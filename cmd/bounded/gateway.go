@@ -212,6 +212,21 @@ func (c *child) stop(grace time.Duration) {
 	}
 }
 
+// kill sends SIGKILL to the running process and returns it as it was.
+func (c *child) kill() (processJSON, error) {
+	p := c.status()
+	c.mu.Lock()
+	cmd := c.cmd
+	c.mu.Unlock()
+	if p.Status != "running" || cmd == nil || cmd.Process == nil || cmd.Process.Pid != p.PID {
+		return p, errors.New("the process is restarting")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
 // processJSON is a service process as GET /ops/processes shows it.
 type processJSON struct {
 	Service  string     `json:"service"`
@@ -254,6 +269,7 @@ func newProxy(service string, u *url.URL) *httputil.ReverseProxy {
 // over the replicas that run), gathers the operations routes over all of
 // them, and lists the processes.
 type gateway struct {
+	log      *slog.Logger
 	children []*child
 	ops      *httpapi.Mux
 	client   *http.Client
@@ -261,7 +277,7 @@ type gateway struct {
 }
 
 func newGateway(children []*child, token string, log *slog.Logger) *gateway {
-	g := &gateway{children: children, client: &http.Client{Timeout: 10 * time.Second}}
+	g := &gateway{log: log, children: children, client: &http.Client{Timeout: 10 * time.Second}}
 	g.ops = httpapi.NewMux(httpapi.MuxConfig{Logger: log, AdminToken: token})
 	g.ops.Admin("GET /ops/processes", func(w http.ResponseWriter, r *http.Request) error {
 		out := []processJSON{}
@@ -269,6 +285,25 @@ func newGateway(children []*child, token string, log *slog.Logger) *gateway {
 			out = append(out, c.status())
 		}
 		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"processes": out})
+	})
+	// A fault on purpose: kill -9 one running process of a service (in turn
+	// over its replicas), as a crash would; the supervisor starts it again.
+	// 'bench shop --kill' drives this.
+	g.ops.Admin("POST /ops/processes/{service}/kill", func(w http.ResponseWriter, r *http.Request) error {
+		name := r.PathValue("service")
+		if !g.has(name) {
+			return httpapi.Errorf(httpapi.ErrNotFound, "no service %q; services: %v", name, g.names())
+		}
+		c := g.pick(name)
+		if c == nil {
+			return httpapi.Errorf(httpapi.ErrConflict, "no process of %s is running: it is restarting", name)
+		}
+		p, err := c.kill()
+		if err != nil {
+			return httpapi.Errorf(httpapi.ErrConflict, "%s: %v", name, err)
+		}
+		g.log.Warn("process killed on request (SIGKILL)", "service", p.Service, "replica", p.Replica, "pid", p.PID)
+		return httpapi.WriteJSON(w, http.StatusAccepted, p)
 	})
 	g.ops.Admin("GET /ops/dead-letters", g.deadLetters)
 	g.ops.Admin("GET /ops/consumers", g.consumers)
