@@ -80,3 +80,29 @@ func TestGatewayGathersListsBesideOtherFields(t *testing.T) {
 		t.Fatalf("GET /ops/dead-letters with inventory down: %d %s, want 503 naming inventory", code, v["detail"])
 	}
 }
+
+// TestGatewayKillRefusals: killing a process is an admin route, names a
+// service the gateway runs, and needs a process of it running.
+func TestGatewayKillRefusals(t *testing.T) {
+	children := []*child{{cfg: childConfig{service: "payments"}}} // restarting: no address
+	g := newGateway(children, "tok", slog.New(slog.DiscardHandler))
+	for _, c := range []struct {
+		path, token string
+		want        int
+		detail      string
+	}{
+		{"/ops/processes/payments/kill", "", http.StatusUnauthorized, ""},
+		{"/ops/processes/nope/kill", "tok", http.StatusNotFound, `no service \"nope\"`},
+		{"/ops/processes/payments/kill", "tok", http.StatusConflict, "no process of payments is running"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, c.path, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		g.ops.ServeHTTP(rec, req)
+		if rec.Code != c.want || rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), c.detail) {
+			t.Errorf("POST %s: %d %s %s, want %d with %q", c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, c.want, c.detail)
+		}
+	}
+}
