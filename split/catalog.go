@@ -79,6 +79,9 @@ type Catalog struct {
 	ForeignKeys []ForeignKey `json:"foreign_keys"`
 	Views       []View       `json:"views"`
 	Grants      []Grant      `json:"grants"`
+	// SearchPaths are the search_path settings of roles that have one in
+	// this database (or in all), from pg_db_role_setting.
+	SearchPaths map[string][]string `json:"search_paths,omitempty"`
 }
 
 // Table returns the table named t, if the catalog has it.
@@ -90,34 +93,53 @@ func (c Catalog) Table(t TableName) (Table, bool) {
 	return c.Tables[i], true
 }
 
-// resolve finds the relation an unqualified or qualified name in a query
-// means: a qualified name as it is; an unqualified one in public if there,
-// else in the one schema that has it (a search_path the tool cannot see is
-// approximated this way). ok is false for a name the catalog lacks (a
-// system catalog, a temporary table, a table dropped since).
-func (c Catalog) resolve(schema, name string) (TableName, bool) {
+// resolve finds the relation a name in a query that role ran means, as
+// PostgreSQL would: a qualified name as it is; an unqualified one in the
+// first schema of the role's search_path that has it (the path set for the
+// role in pg_db_role_setting, else PostgreSQL's default "$user", public).
+// A path the application sets itself (SET search_path) the tool cannot
+// see: failing the path, a name only one schema has is taken to be that
+// one. found is false for a name the catalog lacks (a system catalog, a
+// temporary table, a table dropped since); ambiguous lists the schemas of
+// a name the path does not settle and more than one schema has.
+func (c Catalog) resolve(role, schema, name string) (t TableName, found bool, ambiguous []string) {
 	if schema != "" {
 		t := TableName{schema, name}
-		return t, c.has(t)
+		return t, c.has(t), nil
 	}
-	if t := (TableName{"public", name}); c.has(t) {
-		return t, true
+	path, ok := c.SearchPaths[role]
+	if !ok {
+		path = []string{"$user", "public"}
 	}
-	var found []TableName
+	for _, s := range path {
+		if s == "$user" {
+			s = role
+		}
+		if t := (TableName{s, name}); c.has(t) {
+			return t, true, nil
+		}
+	}
+	var candidates []TableName
 	for _, t := range c.Tables {
 		if t.Name == name {
-			found = append(found, t.TableName)
+			candidates = append(candidates, t.TableName)
 		}
 	}
 	for _, v := range c.Views {
 		if v.Name == name {
-			found = append(found, v.TableName)
+			candidates = append(candidates, v.TableName)
 		}
 	}
-	if len(found) == 1 {
-		return found[0], true
+	switch len(candidates) {
+	case 0:
+		return TableName{}, false, nil
+	case 1:
+		return candidates[0], true, nil
 	}
-	return TableName{}, false
+	for _, t := range candidates {
+		ambiguous = append(ambiguous, t.Schema)
+	}
+	return TableName{}, false, ambiguous
 }
 
 func (c Catalog) has(t TableName) bool {
@@ -227,10 +249,43 @@ func ReadCatalog(ctx context.Context, db *sql.DB) (Catalog, error) {
 				return nil
 			})
 	}
+	if err == nil {
+		// A setting for this database wins over one for all databases.
+		var paths []struct{ role, path string }
+		err = collect(ctx, db, &paths, `
+			SELECT DISTINCT ON (r.rolname) r.rolname, substr(cfg, length('search_path=') + 1)
+			FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) cfg
+			WHERE cfg LIKE 'search_path=%'
+			  AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+			ORDER BY r.rolname, s.setdatabase DESC`,
+			func(rows *sql.Rows, p *struct{ role, path string }) error { return rows.Scan(&p.role, &p.path) })
+		for _, p := range paths {
+			if c.SearchPaths == nil {
+				c.SearchPaths = map[string][]string{}
+			}
+			c.SearchPaths[p.role] = searchPath(p.path)
+		}
+	}
 	if err != nil {
 		return Catalog{}, fmt.Errorf("split: catalog of %s: %w", c.Database, err)
 	}
 	return c, nil
+}
+
+// searchPath splits a search_path setting ("$user", public, "My Schema")
+// into its schemas, unquoted.
+func searchPath(setting string) []string {
+	var out []string
+	for part := range strings.SplitSeq(setting, ",") {
+		part = strings.TrimSpace(part)
+		if len(part) >= 2 && part[0] == '"' && part[len(part)-1] == '"' {
+			part = strings.ReplaceAll(part[1:len(part)-1], `""`, `"`)
+		}
+		if part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // collect appends one T per row of query.

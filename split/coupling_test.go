@@ -326,3 +326,73 @@ func TestManifestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageFollowsSearchPaths resolves unqualified names as PostgreSQL
+// would for the role that ran them: its search_path setting, else "$user"
+// then public; a name the path does not settle and two schemas have is
+// reported, not guessed.
+func TestUsageFollowsSearchPaths(t *testing.T) {
+	cat := split.Catalog{
+		Tables: []split.Table{
+			{TableName: table("a.events")}, {TableName: table("b.events")}, {TableName: table("public.notes")},
+		},
+		SearchPaths: map[string][]string{"ra": {"a", "public"}},
+	}
+	uses, unread := split.Usage(cat, []split.Statement{
+		{Role: "ra", Query: "SELECT * FROM events JOIN notes ON true", Calls: 2},
+		{Role: "b", Query: "INSERT INTO events VALUES (1)", Calls: 3}, // "$user" is b
+		{Role: "rc", Query: "SELECT * FROM events, notes", Calls: 1},
+	})
+	for _, want := range []split.Use{
+		{Role: "ra", Table: table("a.events"), Reads: 2},
+		{Role: "ra", Table: table("public.notes"), Reads: 2},
+		{Role: "b", Table: table("b.events"), Writes: 3},
+		{Role: "rc", Table: table("public.notes"), Reads: 1},
+	} {
+		u, ok := use(uses, want.Role, want.Table)
+		if !ok || u.Reads != want.Reads || u.Writes != want.Writes {
+			t.Errorf("%s on %s: %+v (found %v), want %+v", want.Role, want.Table, u, ok, want)
+		}
+	}
+	if len(uses) != 4 {
+		t.Errorf("uses %+v, want 4", uses)
+	}
+	if len(unread) != 1 || unread[0].Role != "rc" || !strings.Contains(unread[0].Err, "events is in schemas a, b") {
+		t.Errorf("unread %+v, want rc's events named as ambiguous", unread)
+	}
+}
+
+// TestCatalogReadsSearchPaths reads a role's search_path setting, the one
+// for this database over the one for all.
+func TestCatalogReadsSearchPaths(t *testing.T) {
+	s := splittest.New(t, testenv.PostgresAdmin(t))
+	db := open(t, s.Admin)
+	ctx := context.Background()
+	inv, orders := s.Roles["inventory"], s.Roles["orders"]
+	for _, q := range []string{
+		`ALTER ROLE ` + inv + ` SET search_path = everywhere`,
+		`ALTER ROLE ` + inv + ` IN DATABASE ` + s.Name + ` SET search_path = inventory, "My Schema", public`,
+		`ALTER ROLE ` + orders + ` SET search_path = "$user", orders`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(context.Background(), `ALTER ROLE `+inv+` RESET search_path`)
+		_, _ = db.ExecContext(context.Background(), `ALTER ROLE `+orders+` RESET search_path`)
+	})
+	cat, err := split.ReadCatalog(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cat.SearchPaths[inv]; !slices.Equal(got, []string{"inventory", "My Schema", "public"}) {
+		t.Errorf("inventory's path %q", got)
+	}
+	if got := cat.SearchPaths[orders]; !slices.Equal(got, []string{"$user", "orders"}) {
+		t.Errorf("orders' path %q", got)
+	}
+	if _, ok := cat.SearchPaths[s.Roles["catalog"]]; ok {
+		t.Errorf("catalog has no setting, but %q", cat.SearchPaths[s.Roles["catalog"]])
+	}
+}

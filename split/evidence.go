@@ -202,10 +202,11 @@ type Unparsed struct {
 
 // Usage turns statements into what each role did to each table of the
 // catalog: each statement's tables (Accesses), resolved against the
-// catalog (see Catalog.resolve), a view's use counted on the view and on
-// the tables it reads. Names the catalog lacks (PostgreSQL's own catalogs,
-// temporary tables) are left out; statements the parser refuses are
-// returned apart.
+// catalog with the role's search_path (see Catalog.resolve), a view's use
+// counted on the view and on the tables it reads. Names the catalog lacks
+// (PostgreSQL's own catalogs, temporary tables) are left out; statements
+// the parser refuses, and those naming a table the tool cannot tell from
+// another of the same name, are returned apart, never dropped.
 func Usage(cat Catalog, stmts []Statement) ([]Use, []Unparsed) {
 	type key struct {
 		role  string
@@ -235,8 +236,12 @@ func Usage(cat Catalog, stmts []Statement) ([]Use, []Unparsed) {
 			unparsed = append(unparsed, Unparsed{Statement: s, Err: err.Error()})
 			continue
 		}
+		var ambiguous []string
 		for _, a := range accesses {
-			t, ok := cat.resolve(a.Schema, a.Table)
+			t, ok, schemas := cat.resolve(s.Role, a.Schema, a.Table)
+			if len(schemas) > 0 {
+				ambiguous = append(ambiguous, fmt.Sprintf("%s is in schemas %s", a.Table, strings.Join(schemas, ", ")))
+			}
 			if !ok {
 				continue
 			}
@@ -246,6 +251,10 @@ func Usage(cat Catalog, stmts []Statement) ([]Use, []Unparsed) {
 					add(s.Role, r, false, s.Calls, s.Query)
 				}
 			}
+		}
+		if len(ambiguous) > 0 {
+			unparsed = append(unparsed, Unparsed{Statement: s, Err: "not counted there: " + strings.Join(ambiguous, "; ") +
+				", and the role's search_path (set by the application?) does not say which"})
 		}
 	}
 	out := make([]Use, 0, len(uses))

@@ -232,7 +232,7 @@ func (r Report) WriteText(w io.Writer) error {
 		ew.printf("\nNo manifest: no owner's line to measure against. 'bounded split manifest' drafts one from this evidence.\n")
 	}
 	if len(r.Unparsed) > 0 {
-		ew.printf("\n%d statements could not be parsed; the tables they touch are not counted above:\n", len(r.Unparsed))
+		ew.printf("\n%d statements could not be read in full; the tables they name are not (all) counted above:\n", len(r.Unparsed))
 		for _, u := range r.Unparsed {
 			ew.printf("  %s: %s (%s)\n", u.Role, oneLine(u.Query, 80), u.Err)
 		}

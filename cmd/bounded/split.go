@@ -186,7 +186,7 @@ become one entry — and keeps it beside the code, where 'split coupling' and 's
 			return fmt.Errorf("split manifest: %w", err)
 		}
 		if len(unparsed) > 0 {
-			fmt.Fprintf(m.Stderr, "split manifest: %d statements could not be parsed; 'bounded split coupling' lists them\n", len(unparsed))
+			fmt.Fprintf(m.Stderr, "split manifest: %d statements could not be read in full; 'bounded split coupling' lists them\n", len(unparsed))
 		}
 		return nil
 	}, nil
