@@ -251,6 +251,29 @@ type Tx struct {
 	*sql.Tx
 	db          *DB
 	afterCommit []func()
+	memo        map[any]any
+}
+
+// Memo returns what compute returns for key, computing it once per
+// transaction: later calls with key in the same transaction return the
+// first value without calling compute. An error is returned, not kept (the
+// next call computes again). It suits a read whose answer cannot change
+// while the transaction runs — a row it has locked, say — done by each of
+// several handlers that share the transaction (a consumer's batch). A Tx
+// is used by one goroutine at a time; so is Memo.
+func (tx *Tx) Memo(key any, compute func() (any, error)) (any, error) {
+	if v, ok := tx.memo[key]; ok {
+		return v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	if tx.memo == nil {
+		tx.memo = map[any]any{}
+	}
+	tx.memo[key] = v
+	return v, nil
 }
 
 // Dialect tells which engine the transaction runs on.

@@ -263,3 +263,42 @@ func TestTimeRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// TestMemo computes a value once per transaction, again in the next one,
+// and keeps no error.
+func TestMemo(t *testing.T) {
+	db := open(t, sqldb.SQLite)
+	type key struct{}
+	calls := 0
+	compute := func(fail bool) func() (any, error) {
+		return func() (any, error) {
+			calls++
+			if fail {
+				return nil, errors.New("refused")
+			}
+			return calls, nil
+		}
+	}
+	for tx := 1; tx <= 2; tx++ {
+		err := db.Transact(context.Background(), func(tx *sqldb.Tx) error {
+			if _, err := tx.Memo(key{}, compute(true)); err == nil {
+				t.Error("an error was not returned")
+			}
+			first, err := tx.Memo(key{}, compute(false))
+			if err != nil {
+				return err
+			}
+			again, err := tx.Memo(key{}, compute(false))
+			if err != nil || again != first {
+				t.Errorf("second call: %v, %v; want the first value %v", again, err, first)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 4 { // per transaction: the failing call, then one computed
+		t.Errorf("computed %d times, want 4", calls)
+	}
+}

@@ -95,28 +95,48 @@ func replaying(ctx context.Context) bool { return ctx.Value(replayKey{}) != nil 
 // it until the rebuild is over. Its inbox row is gone with the warehouse,
 // so only its stream sequence tells: below the sequence the rebuild made
 // the consumer start at, it is acked without an effect (inbox.ErrApplied).
+//
+// The row is read once per transaction (a consumer's batch shares one):
+// read FOR SHARE, it cannot change until the transaction ends.
 func fence(ctx context.Context, tx *sqldb.Tx) error {
 	if replaying(ctx) || tx.Dialect() != sqldb.Postgres {
 		return nil
 	}
-	var state string
-	var starts sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT state, start_seqs FROM rebuild_state WHERE id = 1 FOR SHARE`).Scan(&state, &starts); err != nil {
-		return fmt.Errorf("rebuild state: %w", err)
+	v, err := tx.Memo(fenceKey{}, func() (any, error) {
+		var f fenceState
+		var starts sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT state, start_seqs FROM rebuild_state WHERE id = 1 FOR SHARE`).Scan(&f.state, &starts); err != nil {
+			return nil, fmt.Errorf("rebuild state: %w", err)
+		}
+		if starts.Valid && starts.String != "" {
+			if err := json.Unmarshal([]byte(starts.String), &f.starts); err != nil {
+				return nil, fmt.Errorf("rebuild state: start_seqs: %w", err)
+			}
+		}
+		return f, nil
+	})
+	if err != nil {
+		return err
 	}
-	if state == rebuildRunning || state == rebuildFailed {
+	f := v.(fenceState)
+	if f.state == rebuildRunning || f.state == rebuildFailed {
 		return inbox.Transient(errRebuilding)
 	}
-	if d, ok := inbox.DeliveryOf(ctx); ok && starts.Valid && starts.String != "" {
-		var seqs map[string]uint64
-		if err := json.Unmarshal([]byte(starts.String), &seqs); err != nil {
-			return fmt.Errorf("rebuild state: start_seqs: %w", err)
-		}
-		if start, ok := seqs[d.Consumer]; ok && d.StreamSeq < start {
+	if d, ok := inbox.DeliveryOf(ctx); ok {
+		if start, ok := f.starts[d.Consumer]; ok && d.StreamSeq < start {
 			return fmt.Errorf("%s seq %d, replayed by the last rebuild (live from %d): %w", d.Stream, d.StreamSeq, start, inbox.ErrApplied)
 		}
 	}
 	return nil
+}
+
+// fenceKey memoizes the fence's reading in a transaction.
+type fenceKey struct{}
+
+// fenceState is the rebuild row as the fence reads it.
+type fenceState struct {
+	state  string
+	starts map[string]uint64 // consumer → the stream sequence it was made to start at
 }
 
 // RebuildStatus is the state of the last rebuild, as the API answers it.
