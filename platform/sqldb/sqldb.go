@@ -249,9 +249,19 @@ func (db *DB) OnCommit(f func()) {
 // It is not safe for concurrent use, like the *sql.Tx it embeds.
 type Tx struct {
 	*sql.Tx
-	db          *DB
-	afterCommit []func()
-	memo        map[any]any
+	db           *DB
+	afterCommit  []func()
+	beforeCommit []func(context.Context) error
+	memo         map[any]any
+}
+
+// BeforeCommit registers f to run, in the transaction, once the function
+// given to Transact has returned nil and before it commits (in the order
+// registered). An error from f rolls the transaction back and is
+// Transact's. It suits writes gathered over several handlers that share
+// the transaction (one row per key, written once).
+func (tx *Tx) BeforeCommit(f func(ctx context.Context) error) {
+	tx.beforeCommit = append(tx.beforeCommit, f)
 }
 
 // Memo returns what compute returns for key, computing it once per
@@ -303,7 +313,11 @@ func (db *DB) Transact(ctx context.Context, fn func(*Tx) error) (err error) {
 			panic(p)
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	for i := 0; err == nil && i < len(tx.beforeCommit); i++ {
+		err = tx.beforeCommit[i](ctx)
+	}
+	if err != nil {
 		if rbErr := sqltx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("sqldb: rollback: %w", rbErr))
 		}

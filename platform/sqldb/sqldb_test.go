@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -301,4 +302,47 @@ func TestMemo(t *testing.T) {
 	if calls != 4 { // per transaction: the failing call, then one computed
 		t.Errorf("computed %d times, want 4", calls)
 	}
+}
+
+// TestBeforeCommit runs the hooks in the transaction, in order, after its
+// function: their writes commit with it, and an error from one rolls the
+// whole back. A function that fails runs none.
+func TestBeforeCommit(t *testing.T) {
+	each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		insert := func(tx *sqldb.Tx, id int) error {
+			_, err := tx.ExecContext(ctx, tx.Dialect().Rebind(`INSERT INTO things (id, name) VALUES ($1, $2)`), id, fmt.Sprint("thing ", id))
+			return err
+		}
+		var order []int
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			tx.BeforeCommit(func(ctx context.Context) error { order = append(order, 2); return insert(tx, 2) })
+			tx.BeforeCommit(func(ctx context.Context) error { order = append(order, 3); return insert(tx, 3) })
+			order = append(order, 1)
+			return insert(tx, 1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(order, []int{1, 2, 3}) || count(t, db) != 3 {
+			t.Fatalf("ran %v, %d rows; want 1, 2, 3 and 3 rows", order, count(t, db))
+		}
+		boom := errors.New("boom")
+		ran := false
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			tx.BeforeCommit(func(ctx context.Context) error { return boom })
+			tx.AfterCommit(func() { ran = true })
+			return insert(tx, 4)
+		}); !errors.Is(err, boom) || ran {
+			t.Fatalf("a failing hook: %v (after-commit ran: %v), want boom and a rollback", err, ran)
+		}
+		if err := db.Transact(ctx, func(tx *sqldb.Tx) error {
+			tx.BeforeCommit(func(ctx context.Context) error { ran = true; return nil })
+			return boom
+		}); !errors.Is(err, boom) || ran {
+			t.Fatalf("a failing function: %v (hook ran: %v)", err, ran)
+		}
+		if n := count(t, db); n != 3 {
+			t.Fatalf("%d rows, want 3: a rolled-back transaction left rows", n)
+		}
+	})
 }

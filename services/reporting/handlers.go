@@ -82,22 +82,23 @@ func (s *reporting) readModelApplied(ctx context.Context, tx *sqldb.Tx, e contra
 }
 
 // prepareBatch takes the locks a batch of events needs on PostgreSQL in
-// one order before the handlers run: the watermark rows of its streams,
-// then the rows of the orders it is about (facts and read model), each
-// sorted. Otherwise two consumers' batches that touch the same orders in
-// opposite orders could deadlock (the inbox would retry them, but at a
-// cost). SQLite has one writer: nothing to order.
+// one order before the handlers run: the rows of the orders it is about
+// (facts and read model), sorted. Otherwise two consumers' batches that
+// touch the same orders in opposite orders could deadlock (the inbox would
+// retry them, but at a cost). The watermark rows are written, and locked,
+// last, in stream order (see liveWatermarks): a transaction that holds
+// one holds every other lock it will take but watermarks, so no cycle
+// goes through them. SQLite has one writer: nothing to order.
 func (s *reporting) prepareBatch(ctx context.Context, tx *sqldb.Tx, batch []contract.Event) error {
 	if tx.Dialect() != sqldb.Postgres {
 		return nil
 	}
-	var streams, orders []string
+	var orders []string
 	for _, e := range batch {
 		name, _, err := contract.ParseType(e.Type)
 		if err != nil {
 			continue // the handler dead-letters it
 		}
-		streams = append(streams, service.Source(name))
 		switch service.Source(name) {
 		case "orders", "payments", "fulfillment":
 			orders = append(orders, e.Subject) // their subject is the order id
@@ -105,12 +106,6 @@ func (s *reporting) prepareBatch(ctx context.Context, tx *sqldb.Tx, batch []cont
 			if strings.HasPrefix(name, "inventory.reservation_") {
 				orders = append(orders, e.Subject)
 			}
-		}
-	}
-	slices.Sort(streams)
-	for _, st := range slices.Compact(streams) {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM watermarks WHERE stream = $1 FOR UPDATE`, st); err != nil {
-			return fmt.Errorf("lock watermark %s: %w", st, err)
 		}
 	}
 	slices.Sort(orders)

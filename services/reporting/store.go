@@ -3,6 +3,8 @@ package reporting
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -350,9 +352,46 @@ func advanceWatermark(ctx context.Context, tx *sqldb.Tx, stream, eventID string,
 		b.addWatermark(stream, eventID, eventAt, appliedAt)
 		return nil
 	}
-	err := write(ctx, tx, writeWatermark, stream, 1, dbTime(d, eventAt), eventID, dbTime(d, appliedAt))
+	// Live, a transaction's advances are gathered and written once per
+	// stream just before it commits (see liveWatermarks).
+	v, err := tx.Memo(watermarksKey{}, func() (any, error) {
+		w := &liveWatermarks{rows: map[string]*watermarkRow{}}
+		tx.BeforeCommit(func(ctx context.Context) error { return w.write(ctx, tx, d) })
+		return w, nil
+	})
 	if err != nil {
-		return fmt.Errorf("watermark of %s: %w", stream, err)
+		return err
+	}
+	w := v.(*liveWatermarks)
+	if row, ok := w.rows[stream]; ok {
+		mergeWatermark(row, eventID, eventAt, appliedAt)
+	} else {
+		w.rows[stream] = &watermarkRow{events: 1, eventAt: eventAt, eventID: eventID, applied: appliedAt}
+	}
+	return nil
+}
+
+// watermarksKey memoizes a transaction's liveWatermarks.
+type watermarksKey struct{}
+
+// liveWatermarks are the watermark advances of the events one live
+// transaction applies (a consumer's batch), merged per stream by the rule
+// the statement applies (mergeWatermark) and written once per stream
+// before the commit, in stream order. Written last, the watermark rows are
+// locked only for the end of the transaction, in one order, so batches
+// that share a stream apply their events side by side and meet only
+// there; a transaction that rolls back writes none.
+type liveWatermarks struct {
+	rows map[string]*watermarkRow
+}
+
+func (w *liveWatermarks) write(ctx context.Context, tx *sqldb.Tx, d sqldb.Dialect) error {
+	for _, stream := range slices.Sorted(maps.Keys(w.rows)) {
+		r := w.rows[stream]
+		if _, err := tx.ExecContext(ctx, writeWatermark.statement(d, 1),
+			stream, r.events, dbTime(d, r.eventAt), r.eventID, dbTime(d, r.applied)); err != nil {
+			return fmt.Errorf("watermark of %s: %w", stream, err)
+		}
 	}
 	return nil
 }
