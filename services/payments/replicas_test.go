@@ -58,9 +58,18 @@ func TestReplicasChargeOnce(t *testing.T) {
 	for i := range orders {
 		orders[i] = s.confirm(t, payments.TokenApprove, int64(100+i))
 	}
-	servicetest.Eventually(t, 15*time.Second, "50 payments captured", func() bool {
-		return both(t, s, r, "bounded_payments_captured_total") >= n
-	})
+	// A CI run once timed out here after 15 s with no log line to say
+	// where the work stood; the wait is longer now, and says.
+	deadline := time.Now().Add(45 * time.Second)
+	for both(t, s, r, "bounded_payments_captured_total") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 45 s: captured %v + %v, events handled %v + %v, gateway charges %d, of %d orders",
+				s.Metric(t, "bounded_payments_captured_total", "service", "payments"), r.Metric(t, "bounded_payments_captured_total", "service", "payments"),
+				s.Metric(t, "bounded_inbox_handled_total", "service", "payments"), r.Metric(t, "bounded_inbox_handled_total", "service", "payments"),
+				len(sim.Charges()), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(200 * time.Millisecond) // room for a second charge, if there were one
 	if c := len(sim.Charges()); c != n {
 		t.Fatalf("%d charges for %d orders", c, n)
