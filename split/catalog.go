@@ -71,6 +71,16 @@ type Grant struct {
 	Privileges []string  `json:"privileges"` // SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
 }
 
+// DefaultGrant is a default privilege on tables: each table Creator
+// creates (in Schema, or anywhere when it is empty) will grant Privileges
+// to Role.
+type DefaultGrant struct {
+	Creator    string   `json:"creator"`
+	Schema     string   `json:"schema,omitempty"`
+	Role       string   `json:"role"` // "PUBLIC" for every role
+	Privileges []string `json:"privileges"`
+}
+
 // Catalog is the shape of the shared database: its tables, the foreign keys
 // and views that tie them together, and who may touch them.
 type Catalog struct {
@@ -79,6 +89,9 @@ type Catalog struct {
 	ForeignKeys []ForeignKey `json:"foreign_keys"`
 	Views       []View       `json:"views"`
 	Grants      []Grant      `json:"grants"`
+	// DefaultGrants are the privileges tables created later will grant
+	// (ALTER DEFAULT PRIVILEGES), from pg_default_acl.
+	DefaultGrants []DefaultGrant `json:"default_grants,omitempty"`
 	// SearchPaths are the search_path settings of roles that have one in
 	// this database (or in all), from pg_db_role_setting.
 	SearchPaths map[string][]string `json:"search_paths,omitempty"`
@@ -243,6 +256,25 @@ func ReadCatalog(ctx context.Context, db *sql.DB) (Catalog, error) {
 			func(rows *sql.Rows, g *Grant) error {
 				var privs string
 				if err := rows.Scan(&g.Role, &g.Table.Schema, &g.Table.Name, &privs); err != nil {
+					return err
+				}
+				g.Privileges = strings.Split(privs, ",")
+				return nil
+			})
+	}
+	if err == nil {
+		err = collect(ctx, db, &c.DefaultGrants, `
+			SELECT pg_get_userbyid(d.defaclrole), coalesce(n.nspname, ''),
+			       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+			       string_agg(DISTINCT a.privilege_type, ',' ORDER BY a.privilege_type)
+			FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+			     LATERAL aclexplode(d.defaclacl) a
+			WHERE d.defaclobjtype = 'r' AND a.grantee <> d.defaclrole
+			GROUP BY 1, 2, 3
+			ORDER BY 1, 2, 3`,
+			func(rows *sql.Rows, g *DefaultGrant) error {
+				var privs string
+				if err := rows.Scan(&g.Creator, &g.Schema, &g.Role, &privs); err != nil {
 					return err
 				}
 				g.Privileges = strings.Split(privs, ",")

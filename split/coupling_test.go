@@ -112,6 +112,10 @@ func TestCatalogueSampled(t *testing.T) {
 	if len(cat.Views) != 1 || !slices.Equal(cat.Views[0].Reads, []split.TableName{table("public.products"), table("public.stock")}) {
 		t.Errorf("views: %+v, want low_stock reading products and stock", cat.Views)
 	}
+	if len(cat.DefaultGrants) != 1 || cat.DefaultGrants[0].Role != s.Group || cat.DefaultGrants[0].Schema != "public" ||
+		!slices.Equal(cat.DefaultGrants[0].Privileges, []string{"DELETE", "INSERT", "SELECT", "UPDATE"}) {
+		t.Errorf("default grants: %+v, want the group's on public", cat.DefaultGrants)
+	}
 
 	var progressed int
 	stmts, err := split.SampleActivity(ctx, db, split.SampleConfig{For: 1500 * time.Millisecond, Every: 5 * time.Millisecond,
@@ -264,8 +268,9 @@ func TestSever(t *testing.T) {
 			t.Errorf("plan lacks %s:\n%s", want, strings.Join(sqls, "\n"))
 		}
 	}
-	if len(plan.ByHand) != 1 || !strings.Contains(plan.ByHand[0], "low_stock") {
-		t.Errorf("by hand: %q, want the view", plan.ByHand)
+	if len(plan.ByHand) != 2 || !strings.Contains(plan.ByHand[0], "low_stock") ||
+		!strings.Contains(plan.ByHand[1], "ALTER DEFAULT PRIVILEGES FOR ROLE") || !strings.Contains(plan.ByHand[1], "FROM \""+s.Group+"\"") {
+		t.Errorf("by hand: %q, want the view and the group's default privileges", plan.ByHand)
 	}
 	if err := plan.Apply(ctx, db); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,10 @@ type Report struct {
 	Unparsed  []Unparsed  `json:"unparsed,omitempty"`
 	Unowned   []TableName `json:"unowned,omitempty"`       // tables the manifest gives no service
 	Strangers []string    `json:"unknown_roles,omitempty"` // roles seen that the manifest names in no service
-	Manifest  bool        `json:"manifest"`
+	// DefaultGrants are what tables created later will grant: coupling to
+	// come, whatever the tables now allow.
+	DefaultGrants []DefaultGrant `json:"default_grants,omitempty"`
+	Manifest      bool           `json:"manifest"`
 }
 
 // Coupled reports whether any service crosses into another's tables.
@@ -48,7 +51,7 @@ func (r Report) Coupled() bool { return len(r.Crossings) > 0 }
 // manifest (m nil) it lists who uses which table and finds no crossings:
 // there is no line to cross yet.
 func Coupling(cat Catalog, uses []Use, unparsed []Unparsed, evidence string, m *Manifest) Report {
-	r := Report{Database: cat.Database, Evidence: evidence, Unparsed: unparsed, Manifest: m != nil}
+	r := Report{Database: cat.Database, Evidence: evidence, Unparsed: unparsed, Manifest: m != nil, DefaultGrants: cat.DefaultGrants}
 	who := func(role string) string {
 		if m == nil {
 			return role
@@ -230,6 +233,16 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 	} else {
 		ew.printf("\nNo manifest: no owner's line to measure against. 'bounded split manifest' drafts one from this evidence.\n")
+	}
+	if len(r.DefaultGrants) > 0 {
+		ew.printf("\nDefault privileges (tables created later):\n")
+	}
+	for _, g := range r.DefaultGrants {
+		where := ""
+		if g.Schema != "" {
+			where = " in schema " + g.Schema
+		}
+		ew.printf("  every table %s creates%s grants %s to %s\n", g.Creator, where, strings.Join(g.Privileges, ", "), g.Role)
 	}
 	if len(r.Unparsed) > 0 {
 		ew.printf("\n%d statements could not be read in full; the tables they name are not (all) counted above:\n", len(r.Unparsed))

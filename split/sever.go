@@ -139,6 +139,25 @@ func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, 
 				t.TableName, t.Owner, s, t.Quoted(), o))
 		}
 	}
+	for _, g := range cat.DefaultGrants {
+		// Only a grant that would reach past an owner's line: to a role of
+		// a service, a role no service names (a group), or PUBLIC. Which
+		// service a later table belongs to is the team's to say, so this
+		// is by hand.
+		if m.serviceOf(g.Role) != "" && m.serviceOf(g.Role) == m.serviceOf(g.Creator) {
+			continue
+		}
+		where, in, grantee := "", "", "PUBLIC"
+		if g.Schema != "" {
+			where, in = " in schema "+g.Schema, " IN SCHEMA "+quoteIdent(g.Schema)
+		}
+		if g.Role != "PUBLIC" {
+			grantee = quoteIdent(g.Role)
+		}
+		p.ByHand = append(p.ByHand, fmt.Sprintf("every table %s creates%s from now on grants %s to %s (default privileges), severed or not: "+
+			"ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE ALL ON TABLES FROM %s, and grant each new table to its owner's roles",
+			g.Creator, where, strings.Join(g.Privileges, ", "), g.Role, quoteIdent(g.Creator), in, grantee))
+	}
 	for _, s := range m.Services {
 		for _, role := range s.Roles {
 			var super bool

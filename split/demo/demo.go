@@ -113,6 +113,8 @@ func Create(ctx context.Context, admin, name string) (*Shared, error) {
 	for _, q := range []string{schema,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + s.Group,
 		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " + s.Group,
+		// New tables too, as a shared database's setup usually says.
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + s.Group,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fail(err)
