@@ -145,8 +145,8 @@ func TestCatalogueSampled(t *testing.T) {
 		{"orders", "reads", "public.products"},
 		{"inventory", "foreign key", "public.products"},
 		{"orders", "foreign key", "public.products"},
-		{"?", "view", "public.products"},
-		{"?", "view", "public.stock"},
+		{"public.low_stock", "view", "public.products"},
+		{"public.low_stock", "view", "public.stock"},
 		{"?", "grant", "public.products"},
 	} {
 		if !slices.Contains(got, want) {
@@ -399,5 +399,34 @@ func TestCatalogReadsSearchPaths(t *testing.T) {
 	}
 	if _, ok := cat.SearchPaths[s.Roles["catalog"]]; ok {
 		t.Errorf("catalog has no setting, but %q", cat.SearchPaths[s.Roles["catalog"]])
+	}
+}
+
+// TestProposeManifestNames names each drafted service after its role,
+// without the prefix all roles share or a suffix such as _app, and keeps
+// the role's own name where two would meet.
+func TestProposeManifestNames(t *testing.T) {
+	cat := split.Catalog{Tables: []split.Table{{TableName: table("public.a")}, {TableName: table("public.b")}, {TableName: table("public.c")}}}
+	for _, c := range []struct {
+		roles []string
+		want  []string
+	}{
+		{[]string{"shop_orders_app", "shop_payments_app", "shop_stock"}, []string{"orders", "payments", "stock"}},
+		{[]string{"orders_app", "orders_svc", "payments"}, []string{"orders_app", "orders_svc", "payments"}},
+		{[]string{"alpha", "beta"}, []string{"alpha", "beta"}},
+		{[]string{"x_one", "x_"}, []string{"x_", "one"}}, // sorted by role; "x_" has nothing past the prefix
+	} {
+		var uses []split.Use
+		for i, r := range c.roles {
+			uses = append(uses, split.Use{Role: r, Table: cat.Tables[i%3].TableName, Writes: 1})
+		}
+		m := split.ProposeManifest(cat, uses)
+		var got []string
+		for _, s := range m.Services {
+			got = append(got, s.Service)
+		}
+		if !slices.Equal(got, c.want) || m.Validate() != nil {
+			t.Errorf("%q: services %q (%v), want %q", c.roles, got, m.Validate(), c.want)
+		}
 	}
 }

@@ -179,12 +179,13 @@ func ProposeManifest(cat Catalog, uses []Use) Manifest {
 		roles = append(roles, r)
 	}
 	slices.Sort(roles)
+	prefix := commonPrefix(roles)
 	named := map[string]int{}
 	for _, r := range roles {
-		named[serviceName(r)]++
+		named[serviceName(r, prefix)]++
 	}
 	for _, r := range roles {
-		name := serviceName(r)
+		name := serviceName(r, prefix)
 		if named[name] > 1 {
 			name = r // two roles would make one name: keep each role's own
 		}
@@ -193,9 +194,31 @@ func ProposeManifest(cat Catalog, uses []Use) Manifest {
 	return m
 }
 
-// serviceName guesses a service's name from its role's: "inventory_app"
-// becomes "inventory".
-func serviceName(role string) string {
+// commonPrefix is the part up to an underscore that every one of two or
+// more roles starts with ("shop_" of shop_orders and shop_payments), or "".
+func commonPrefix(roles []string) string {
+	if len(roles) < 2 {
+		return ""
+	}
+	p := roles[0]
+	for _, r := range roles[1:] {
+		for !strings.HasPrefix(r, p) {
+			p = p[:len(p)-1]
+		}
+	}
+	if i := strings.LastIndexByte(p, '_'); i >= 0 {
+		return p[:i+1]
+	}
+	return ""
+}
+
+// serviceName guesses a service's name from its role's: without the
+// prefix every role shares, and without a suffix such as _app:
+// "shop_inventory_app" becomes "inventory".
+func serviceName(role, prefix string) string {
+	if rest, ok := strings.CutPrefix(role, prefix); ok && rest != "" {
+		role = rest
+	}
 	for _, suffix := range []string{"_app", "_svc", "_service", "_user", "_rw"} {
 		if s, ok := strings.CutSuffix(role, suffix); ok && s != "" {
 			return s

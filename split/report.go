@@ -12,7 +12,7 @@ import (
 // the coupling that makes a schema change in one break the other.
 type Crossing struct {
 	Kind    string    `json:"kind"`    // "reads", "writes", "foreign key", "view", "grant"
-	Service string    `json:"service"` // the service that crosses ("?" for a role no service names)
+	Service string    `json:"service"` // the service that crosses ("?" for a role no service names; the view's name for a view)
 	Role    string    `json:"role,omitempty"`
 	Table   TableName `json:"table"`
 	Owner   string    `json:"owner"` // the service that owns Table
@@ -144,7 +144,7 @@ func structuralCrossings(cat Catalog, m Manifest) []Crossing {
 		}
 		for _, t := range v.Reads {
 			if o := m.ownerOf(t); o != "" {
-				out = append(out, Crossing{Kind: "view", Service: "?", Table: t, Owner: o,
+				out = append(out, Crossing{Kind: "view", Service: v.TableName.String(), Table: t, Owner: o,
 					Detail: fmt.Sprintf("view %s reads the tables of %d services", v.TableName, len(owners))})
 			}
 		}
