@@ -167,6 +167,21 @@ func TestCatalogueSampled(t *testing.T) {
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
+	var page strings.Builder
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		// products: catalog's own use, then the two crossings, by column (catalog, inventory, orders).
+		`<tr><td>public.products</td><td>catalog</td><td class="m own" title="catalog on public.products:`,
+		`<td class="m cross" title="inventory on public.products:`,
+		`<td class="m cross" title="orders on public.products:`,
+		`<td>stock_sku_fkey: public.stock(sku) references public.products(sku)</td>`,
+	} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
 	if !slices.ContainsFunc(strings.Split(text.String(), "\n"), func(line string) bool {
 		return strings.Join(strings.Fields(line), " ") == "public.products catalog catalog, inventory, orders catalog"
 	}) || !strings.Contains(text.String(), "crossings of an owner's line") {

@@ -26,6 +26,9 @@ type TableUse struct {
 	Owner   string    `json:"owner,omitempty"` // "" without a manifest, or when unassigned
 	Readers []string  `json:"readers"`         // roles, or services with a manifest
 	Writers []string  `json:"writers"`
+	// Reads and Writes are the calls of each reader and writer.
+	Reads  map[string]int64 `json:"reads,omitempty"`
+	Writes map[string]int64 `json:"writes,omitempty"`
 }
 
 // Report is the coupling of a shared database: what each service does to
@@ -84,11 +87,23 @@ func Coupling(cat Catalog, uses []Use, unparsed []Unparsed, evidence string, m *
 		if tu == nil {
 			continue // a view: its reads are counted on its tables
 		}
-		if u.Reads > 0 && !slices.Contains(tu.Readers, s) {
-			tu.Readers = append(tu.Readers, s)
+		if u.Reads > 0 {
+			if !slices.Contains(tu.Readers, s) {
+				tu.Readers = append(tu.Readers, s)
+			}
+			if tu.Reads == nil {
+				tu.Reads = map[string]int64{}
+			}
+			tu.Reads[s] += u.Reads
 		}
-		if u.Writes > 0 && !slices.Contains(tu.Writers, s) {
-			tu.Writers = append(tu.Writers, s)
+		if u.Writes > 0 {
+			if !slices.Contains(tu.Writers, s) {
+				tu.Writers = append(tu.Writers, s)
+			}
+			if tu.Writes == nil {
+				tu.Writes = map[string]int64{}
+			}
+			tu.Writes[s] += u.Writes
 		}
 		if m == nil || tu.Owner == "" || tu.Owner == s {
 			continue

@@ -107,6 +107,7 @@ Statements the parser refuses are listed, never dropped.`))
 	f.register(fs)
 	manifest := fs.String("manifest", "", "the ownership manifest (JSON, from 'bounded split manifest', edited by the team)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	htmlOut := fs.String("html", "", "also draw the report as a page in `FILE`: tables against services, crossings in red")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -132,6 +133,11 @@ Statements the parser refuses are listed, never dropped.`))
 			return fmt.Errorf("split coupling: %w", err)
 		}
 		r := split.Coupling(cat, uses, unparsed, source, man)
+		if *htmlOut != "" {
+			if err := writeFile(*htmlOut, r.WriteHTML); err != nil {
+				return fmt.Errorf("split coupling: %w", err)
+			}
+		}
 		if *asJSON {
 			err = writeJSON(m.Stdout, r)
 		} else {

@@ -55,7 +55,11 @@ func TestSplit(t *testing.T) {
 		{Service: "inventory", Roles: []string{s.Roles["inventory"]}, Tables: []string{"public.stock", "public.purchase_orders"}},
 		{Service: "orders", Roles: []string{s.Roles["orders"]}, Tables: []string{"public.orders", "public.order_lines", "public.legacy_notes"}},
 	}})
-	code, stdout, stderr = run(t, "split", "coupling", "--dsn", s.Admin, "--sample", "1s", "--manifest", owners, "--json")
+	page := filepath.Join(dir, "coupling.html")
+	code, stdout, stderr = run(t, "split", "coupling", "--dsn", s.Admin, "--sample", "1s", "--manifest", owners, "--json", "--html", page)
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), `class="m cross"`) {
+		t.Errorf("the page: %v\n%.400s", err, b)
+	}
 	var report split.Report
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
 		t.Fatalf("coupling --json: %v\n%s", err, stdout)
