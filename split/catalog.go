@@ -71,6 +71,13 @@ type Grant struct {
 	Privileges []string  `json:"privileges"` // SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
 }
 
+// Sequence is a sequence owned by a column of Table.
+type Sequence struct {
+	TableName
+	Owner string    `json:"owner"` // the role that owns the sequence
+	Table TableName `json:"table"`
+}
+
 // DefaultGrant is a default privilege on tables: each table Creator
 // creates (in Schema, or anywhere when it is empty) will grant Privileges
 // to Role.
@@ -89,6 +96,11 @@ type Catalog struct {
 	ForeignKeys []ForeignKey `json:"foreign_keys"`
 	Views       []View       `json:"views"`
 	Grants      []Grant      `json:"grants"`
+	// Sequences are the sequences a table's column owns (serial,
+	// identity), and SequenceGrants the privileges granted on them: they
+	// go with their table's owner.
+	Sequences      []Sequence `json:"sequences,omitempty"`
+	SequenceGrants []Grant    `json:"sequence_grants,omitempty"`
 	// DefaultGrants are the privileges tables created later will grant
 	// (ALTER DEFAULT PRIVILEGES), from pg_default_acl.
 	DefaultGrants []DefaultGrant `json:"default_grants,omitempty"`
@@ -244,23 +256,23 @@ func ReadCatalog(ctx context.Context, db *sql.DB) (Catalog, error) {
 	if err == nil {
 		// relacl lists the privileges granted; an owner's own are implied
 		// (and listed once granted explicitly: left out here).
-		err = collect(ctx, db, &c.Grants, `
-			SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-			       n.nspname, c.relname, string_agg(DISTINCT a.privilege_type, ',' ORDER BY a.privilege_type)
-			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-			     LATERAL aclexplode(c.relacl) a
-			WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN `+systemSchemas+`
-			  AND a.grantee <> c.relowner
-			GROUP BY 1, 2, 3
-			ORDER BY 2, 3, 1`,
-			func(rows *sql.Rows, g *Grant) error {
-				var privs string
-				if err := rows.Scan(&g.Role, &g.Table.Schema, &g.Table.Name, &privs); err != nil {
-					return err
-				}
-				g.Privileges = strings.Split(privs, ",")
-				return nil
+		err = collectGrants(ctx, db, &c.Grants, "'r', 'p', 'v', 'm'")
+	}
+	if err == nil {
+		err = collect(ctx, db, &c.Sequences, `
+			SELECT sn.nspname, s.relname, pg_get_userbyid(s.relowner), tn.nspname, t.relname
+			FROM pg_class s JOIN pg_namespace sn ON sn.oid = s.relnamespace
+			JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+			     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+			JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+			WHERE s.relkind = 'S' AND sn.nspname NOT IN `+systemSchemas+`
+			ORDER BY 1, 2`,
+			func(rows *sql.Rows, q *Sequence) error {
+				return rows.Scan(&q.Schema, &q.Name, &q.Owner, &q.Table.Schema, &q.Table.Name)
 			})
+	}
+	if err == nil {
+		err = collectGrants(ctx, db, &c.SequenceGrants, "'S'")
 	}
 	if err == nil {
 		err = collect(ctx, db, &c.DefaultGrants, `
@@ -318,6 +330,29 @@ func searchPath(setting string) []string {
 		}
 	}
 	return out
+}
+
+// collectGrants appends the privileges granted on the relations of the
+// given kinds (pg_class.relkind values, quoted), to anyone but their
+// owner, one Grant per grantee and relation.
+func collectGrants(ctx context.Context, db *sql.DB, dst *[]Grant, kinds string) error {
+	return collect(ctx, db, dst, `
+		SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+		       n.nspname, c.relname, string_agg(DISTINCT a.privilege_type, ',' ORDER BY a.privilege_type)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+		     LATERAL aclexplode(c.relacl) a
+		WHERE c.relkind IN (`+kinds+`) AND n.nspname NOT IN `+systemSchemas+`
+		  AND a.grantee <> c.relowner
+		GROUP BY 1, 2, 3
+		ORDER BY 2, 3, 1`,
+		func(rows *sql.Rows, g *Grant) error {
+			var privs string
+			if err := rows.Scan(&g.Role, &g.Table.Schema, &g.Table.Name, &privs); err != nil {
+				return err
+			}
+			g.Privileges = strings.Split(privs, ",")
+			return nil
+		})
 }
 
 // collect appends one T per row of query.

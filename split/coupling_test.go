@@ -263,8 +263,8 @@ func TestSever(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(before) != 10 { // 2 other services × 5 owned tables
-		t.Errorf("before: %d crossings, want 10: %q", len(before), before)
+	if len(before) != 14 { // 2 other services × (5 owned tables + 2 sequences: orders' and purchase orders' ids)
+		t.Errorf("before: %d crossings, want 14: %q", len(before), before)
 	}
 	plan, err := split.SeverPlan(ctx, db, cat, m)
 	if err != nil {
@@ -278,6 +278,8 @@ func TestSever(t *testing.T) {
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."products" TO "` + s.Roles["catalog"] + `"`,
 		`REVOKE ALL ON TABLE "public"."products" FROM "` + s.Group + `"`,
 		`ALTER TABLE "public"."stock" DROP CONSTRAINT "stock_sku_fkey"`,
+		`GRANT USAGE ON SEQUENCE "public"."orders_id_seq" TO "` + s.Roles["orders"] + `"`,
+		`REVOKE ALL ON SEQUENCE "public"."purchase_orders_id_seq" FROM "` + s.Group + `"`,
 	} {
 		if !slices.Contains(sqls, want) {
 			t.Errorf("plan lacks %s:\n%s", want, strings.Join(sqls, "\n"))
@@ -306,6 +308,8 @@ func TestSever(t *testing.T) {
 		{"inventory", "UPDATE stock SET on_hand = 9 WHERE sku = 'MUG'", false},
 		{"inventory", "INSERT INTO purchase_orders (sku, quantity, note) VALUES ('MUG', 1, 'from an event')", false},
 		{"orders", "SELECT count(*) FROM orders JOIN order_lines ON order_id = id", false},
+		{"orders", "INSERT INTO orders (email) VALUES ('grace@example.com')", false}, // its own sequence
+		{"orders", "SELECT nextval('purchase_orders_id_seq')", true},
 	} {
 		err := splittest.Exec(t, s, c.service, c.query)
 		var pgErr *pgconn.PgError

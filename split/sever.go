@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -27,8 +28,85 @@ type Plan struct {
 	ByHand []string `json:"by_hand"`
 }
 
-// privileges are the table privileges PostgreSQL has.
-var privileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+// ownedRelation is a table, or a sequence a table's column owns (it goes with
+// the table), as sever treats it.
+type ownedRelation struct {
+	name    TableName
+	kind    relationKind
+	owner   string // the role owning it
+	service string // the service the manifest gives it (its table's), or ""
+}
+
+// relationKind is what PostgreSQL's privileges apply to.
+type relationKind struct {
+	word       string   // as GRANT and REVOKE name it
+	privileges []string // the privileges it has
+	check      string   // the has_*_privilege function
+}
+
+var (
+	tableKind    = relationKind{"TABLE", []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}, "has_table_privilege"}
+	sequenceKind = relationKind{"SEQUENCE", []string{"USAGE", "SELECT", "UPDATE"}, "has_sequence_privilege"}
+)
+
+// severObject plans one relation a service owns: its owner's roles granted
+// directly what they may do to it now, by any path, then every other
+// grant on it revoked.
+func severObject(ctx context.Context, db *sql.DB, m Manifest, r ownedRelation, grants []Grant) ([]Step, error) {
+	if r.service == "" {
+		return nil, nil
+	}
+	direct := map[string][]string{} // grantee → privileges
+	for _, g := range grants {
+		if g.Table == r.name {
+			direct[g.Role] = g.Privileges
+		}
+	}
+	var steps []Step
+	roles := m.rolesOf(r.service)
+	for _, role := range roles {
+		if role == r.owner {
+			continue
+		}
+		has, err := effectivePrivileges(ctx, db, role, r.name, r.kind)
+		if err != nil {
+			return nil, err
+		}
+		var missing []string
+		for _, priv := range has {
+			if !slices.Contains(direct[role], priv) {
+				missing = append(missing, priv)
+			}
+		}
+		if len(missing) > 0 {
+			steps = append(steps, Step{
+				SQL: fmt.Sprintf("GRANT %s ON %s %s TO %s", strings.Join(missing, ", "), r.kind.word, r.name.Quoted(), quoteIdent(role)),
+				Why: fmt.Sprintf("%s owns %s; %s keeps what it may do now, granted to it directly", r.service, r.name, role),
+			})
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(direct)) {
+		if slices.Contains(roles, g) {
+			continue
+		}
+		who, grantee := "every role (PUBLIC)", "PUBLIC"
+		switch s := m.serviceOf(g); {
+		case g == "PUBLIC":
+		case s != "":
+			who = fmt.Sprintf("%s (%s)", s, g)
+		default:
+			who = fmt.Sprintf("role %s, which no service names (its members reach it through it)", g)
+		}
+		if g != "PUBLIC" {
+			grantee = quoteIdent(g)
+		}
+		steps = append(steps, Step{
+			SQL: fmt.Sprintf("REVOKE ALL ON %s %s FROM %s", r.kind.word, r.name.Quoted(), grantee),
+			Why: fmt.Sprintf("%s may %s %s, owned by %s", who, strings.Join(direct[g], ", "), r.name, r.service),
+		})
+	}
+	return steps, nil
+}
 
 // SeverPlan plans the statements that make the manifest true in the
 // database db is connected to: on each table a service owns, every grant to
@@ -42,66 +120,19 @@ var privileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "R
 // touched. What no statement here can do is listed in ByHand.
 func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, error) {
 	var p Plan
-	direct := map[TableName]map[string][]string{} // table → grantee → privileges
-	for _, g := range cat.Grants {
-		if direct[g.Table] == nil {
-			direct[g.Table] = map[string][]string{}
-		}
-		direct[g.Table][g.Role] = g.Privileges
-	}
 	for _, t := range cat.Tables {
-		o := m.ownerOf(t.TableName)
-		if o == "" {
-			continue
+		steps, err := severObject(ctx, db, m, ownedRelation{t.TableName, tableKind, t.Owner, m.ownerOf(t.TableName)}, cat.Grants)
+		if err != nil {
+			return Plan{}, err
 		}
-		roles := m.rolesOf(o)
-		for _, role := range roles {
-			if role == t.Owner {
-				continue
-			}
-			has, err := effectivePrivileges(ctx, db, role, t.TableName)
-			if err != nil {
-				return Plan{}, err
-			}
-			var missing []string
-			for _, priv := range has {
-				if !slices.Contains(direct[t.TableName][role], priv) {
-					missing = append(missing, priv)
-				}
-			}
-			if len(missing) > 0 {
-				p.Steps = append(p.Steps, Step{
-					SQL: fmt.Sprintf("GRANT %s ON TABLE %s TO %s", strings.Join(missing, ", "), t.Quoted(), quoteIdent(role)),
-					Why: fmt.Sprintf("%s owns %s; %s keeps what it may do now, granted to it directly", o, t.TableName, role),
-				})
-			}
+		p.Steps = append(p.Steps, steps...)
+	}
+	for _, q := range cat.Sequences {
+		steps, err := severObject(ctx, db, m, ownedRelation{q.TableName, sequenceKind, q.Owner, m.ownerOf(q.Table)}, cat.SequenceGrants)
+		if err != nil {
+			return Plan{}, err
 		}
-		grantees := make([]string, 0, len(direct[t.TableName]))
-		for g := range direct[t.TableName] {
-			grantees = append(grantees, g)
-		}
-		slices.Sort(grantees)
-		for _, g := range grantees {
-			if slices.Contains(roles, g) {
-				continue
-			}
-			who := "every role (PUBLIC)"
-			switch s := m.serviceOf(g); {
-			case g == "PUBLIC":
-			case s != "":
-				who = fmt.Sprintf("%s (%s)", s, g)
-			default:
-				who = fmt.Sprintf("role %s, which no service names (its members reach the table through it)", g)
-			}
-			grantee := "PUBLIC"
-			if g != "PUBLIC" {
-				grantee = quoteIdent(g)
-			}
-			p.Steps = append(p.Steps, Step{
-				SQL: fmt.Sprintf("REVOKE ALL ON TABLE %s FROM %s", t.Quoted(), grantee),
-				Why: fmt.Sprintf("%s may %s %s, owned by %s", who, strings.Join(direct[t.TableName][g], ", "), t.TableName, o),
-			})
-		}
+		p.Steps = append(p.Steps, steps...)
 	}
 	for _, fk := range cat.ForeignKeys {
 		from, to := m.ownerOf(fk.From), m.ownerOf(fk.To)
@@ -174,15 +205,15 @@ func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, 
 	return p, nil
 }
 
-// effectivePrivileges are the privileges role has on t now, by any path
-// (its own grants, a group's, PUBLIC's). A role that does not exist has
-// none.
-func effectivePrivileges(ctx context.Context, db *sql.DB, role string, t TableName) ([]string, error) {
+// effectivePrivileges are the privileges role has on t (of kind) now, by
+// any path (its own grants, a group's, PUBLIC's, owning it). A role that
+// does not exist has none.
+func effectivePrivileges(ctx context.Context, db *sql.DB, role string, t TableName, kind relationKind) ([]string, error) {
 	var has []string
-	for _, priv := range privileges {
+	for _, priv := range kind.privileges {
 		var ok sql.NullBool
 		err := db.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $1)
-			THEN has_table_privilege($1, $2::regclass, $3) END`, role, t.Quoted(), priv).Scan(&ok)
+			THEN `+kind.check+`($1, $2::regclass, $3) END`, role, t.Quoted(), priv).Scan(&ok)
 		if err != nil {
 			return nil, fmt.Errorf("split: sever: privileges of %s on %s: %w", role, t, err)
 		}
@@ -194,27 +225,33 @@ func effectivePrivileges(ctx context.Context, db *sql.DB, role string, t TableNa
 }
 
 // Remaining lists, after a sever, every privilege a service's role still
-// has on another service's table (by any path: a grant, a group, PUBLIC,
-// owning it, being a superuser). Empty means the manifest holds in the
-// database.
+// has on another service's table or its sequences (by any path: a grant, a
+// group, PUBLIC, owning it, being a superuser). Empty means the manifest
+// holds in the database.
 func Remaining(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) ([]string, error) {
-	var out []string
+	var rels []ownedRelation
 	for _, t := range cat.Tables {
-		o := m.ownerOf(t.TableName)
-		if o == "" {
+		rels = append(rels, ownedRelation{t.TableName, tableKind, t.Owner, m.ownerOf(t.TableName)})
+	}
+	for _, q := range cat.Sequences {
+		rels = append(rels, ownedRelation{q.TableName, sequenceKind, q.Owner, m.ownerOf(q.Table)})
+	}
+	var out []string
+	for _, r := range rels {
+		if r.service == "" {
 			continue
 		}
 		for _, s := range m.Services {
-			if s.Service == o {
+			if s.Service == r.service {
 				continue
 			}
 			for _, role := range s.Roles {
-				has, err := effectivePrivileges(ctx, db, role, t.TableName)
+				has, err := effectivePrivileges(ctx, db, role, r.name, r.kind)
 				if err != nil {
 					return nil, err
 				}
 				if len(has) > 0 {
-					out = append(out, fmt.Sprintf("%s (%s) may still %s %s, owned by %s", s.Service, role, strings.Join(has, ", "), t.TableName, o))
+					out = append(out, fmt.Sprintf("%s (%s) may still %s %s, owned by %s", s.Service, role, strings.Join(has, ", "), r.name, r.service))
 				}
 			}
 		}
