@@ -330,6 +330,15 @@ func TestSever(t *testing.T) {
 	if err != nil || len(again.Steps) != 0 {
 		t.Errorf("a second plan: %+v, %v", again.Steps, err)
 	}
+	// A role the manifest names that the server lacks has no privileges,
+	// and is no error.
+	m.Services = append(m.Services, split.Ownership{Service: "ghost", Roles: []string{"bounded_no_such_role"}})
+	if _, err := split.SeverPlan(ctx, db, cat, m); err != nil {
+		t.Errorf("a plan naming a missing role: %v", err)
+	}
+	if left, err := split.Remaining(ctx, db, cat, m); err != nil || len(left) != 0 {
+		t.Errorf("remaining with a missing role: %q, %v", left, err)
+	}
 }
 
 func TestManifestValidate(t *testing.T) {

@@ -22,9 +22,10 @@ type Plan struct {
 	Steps []Step `json:"steps"`
 	// ByHand are crossings sever does not change: a view reading several
 	// services' tables (it is a contract of its own: move it into the
-	// service that reads it, or make it an API), and a table owned by a
-	// role of another service or by a role no service names (changing the
-	// owner of a table is a migration the team runs).
+	// service that reads it, or make it an API), a table owned by another
+	// service's role (changing an owner is a migration the team runs), a
+	// service role that is a superuser, and default privileges that would
+	// grant tables created later past an owner's line.
 	ByHand []string `json:"by_hand"`
 }
 
@@ -192,12 +193,12 @@ func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, 
 	for _, s := range m.Services {
 		for _, role := range s.Roles {
 			var super bool
-			err := db.QueryRowContext(ctx, `SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = $1`, role).Scan(&super)
+			err := db.QueryRowContext(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = $1`, role).Scan(&super)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return Plan{}, fmt.Errorf("split: sever: role %s: %w", role, err)
 			}
 			if super {
-				p.ByHand = append(p.ByHand, fmt.Sprintf("role %s of %s is a superuser (or bypasses row security): no privilege binds it; give %s a role of its own",
+				p.ByHand = append(p.ByHand, fmt.Sprintf("role %s of %s is a superuser: no privilege binds it; give %s a role of its own",
 					role, s.Service, s.Service))
 			}
 		}
@@ -209,19 +210,19 @@ func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, 
 // any path (its own grants, a group's, PUBLIC's, owning it). A role that
 // does not exist has none.
 func effectivePrivileges(ctx context.Context, db *sql.DB, role string, t TableName, kind relationKind) ([]string, error) {
-	var has []string
-	for _, priv := range kind.privileges {
-		var ok sql.NullBool
-		err := db.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $1)
-			THEN `+kind.check+`($1, $2::regclass, $3) END`, role, t.Quoted(), priv).Scan(&ok)
-		if err != nil {
-			return nil, fmt.Errorf("split: sever: privileges of %s on %s: %w", role, t, err)
-		}
-		if ok.Bool {
-			has = append(has, priv)
-		}
+	// One round trip per role and relation: the privileges in kind's order.
+	var has sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT string_agg(p, ',' ORDER BY i)
+		FROM unnest($3::text[]) WITH ORDINALITY AS k(p, i)
+		WHERE CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $1) THEN `+kind.check+`($1, $2::regclass, p) ELSE false END`,
+		role, t.Quoted(), kind.privileges).Scan(&has)
+	if err != nil {
+		return nil, fmt.Errorf("split: sever: privileges of %s on %s: %w", role, t, err)
 	}
-	return has, nil
+	if !has.Valid || has.String == "" {
+		return nil, nil
+	}
+	return strings.Split(has.String, ","), nil
 }
 
 // Remaining lists, after a sever, every privilege a service's role still
