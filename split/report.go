@@ -87,24 +87,8 @@ func Coupling(cat Catalog, uses []Use, unparsed []Unparsed, evidence string, m *
 		if tu == nil {
 			continue // a view: its reads are counted on its tables
 		}
-		if u.Reads > 0 {
-			if !slices.Contains(tu.Readers, s) {
-				tu.Readers = append(tu.Readers, s)
-			}
-			if tu.Reads == nil {
-				tu.Reads = map[string]int64{}
-			}
-			tu.Reads[s] += u.Reads
-		}
-		if u.Writes > 0 {
-			if !slices.Contains(tu.Writers, s) {
-				tu.Writers = append(tu.Writers, s)
-			}
-			if tu.Writes == nil {
-				tu.Writes = map[string]int64{}
-			}
-			tu.Writes[s] += u.Writes
-		}
+		tally(&tu.Readers, &tu.Reads, s, u.Reads)
+		tally(&tu.Writers, &tu.Writes, s, u.Writes)
 		if m == nil || tu.Owner == "" || tu.Owner == s {
 			continue
 		}
@@ -131,6 +115,20 @@ func Coupling(cat Catalog, uses []Use, unparsed []Unparsed, evidence string, m *
 	}
 	slices.Sort(r.Strangers)
 	return r
+}
+
+// tally counts calls of who in names and per, when there are any.
+func tally(names *[]string, per *map[string]int64, who string, calls int64) {
+	if calls == 0 {
+		return
+	}
+	if !slices.Contains(*names, who) {
+		*names = append(*names, who)
+	}
+	if *per == nil {
+		*per = map[string]int64{}
+	}
+	(*per)[who] += calls
 }
 
 // structuralCrossings are the crossings the schema itself makes: foreign
