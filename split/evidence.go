@@ -106,11 +106,14 @@ func SampleActivity(ctx context.Context, db *sql.DB, cfg SampleConfig) ([]Statem
 	}
 	type key struct{ role, app, query string }
 	type execution struct {
-		pid   int64
 		start time.Time
+		query string
 	}
 	counts := map[key]int64{}
-	seen := map[execution]string{}
+	// The last execution counted of each session: a session runs one
+	// statement at a time, so memory stays bounded by the sessions, however
+	// long the sample.
+	last := map[int64]execution{}
 	hidden := ""
 	start := time.Now()
 	lastProgress := start
@@ -126,9 +129,10 @@ func SampleActivity(ctx context.Context, db *sql.DB, cfg SampleConfig) ([]Statem
 			return nil, fmt.Errorf("split: sample: %w", err)
 		}
 		for rows.Next() {
+			var pid int64
 			var e execution
 			var k key
-			if err := rows.Scan(&e.pid, &k.role, &k.app, &k.query, &e.start); err != nil {
+			if err := rows.Scan(&pid, &k.role, &k.app, &k.query, &e.start); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("split: sample: %w", err)
 			}
@@ -136,10 +140,11 @@ func SampleActivity(ctx context.Context, db *sql.DB, cfg SampleConfig) ([]Statem
 				hidden = k.role
 				continue
 			}
-			if seen[e] == k.query {
+			e.query = k.query
+			if last[pid] == e {
 				continue
 			}
-			seen[e] = k.query
+			last[pid] = e
 			counts[k]++
 		}
 		err = rows.Err()
