@@ -1,6 +1,7 @@
 package split
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -174,19 +175,9 @@ func SampleActivity(ctx context.Context, db *sql.DB, cfg SampleConfig) ([]Statem
 		stmts = append(stmts, Statement{Role: k.role, Application: k.app, Query: k.query, Calls: n})
 	}
 	slices.SortFunc(stmts, func(a, b Statement) int {
-		return cmpStrings(a.Role, b.Role, a.Application, b.Application, a.Query, b.Query)
+		return cmp.Or(strings.Compare(a.Role, b.Role), strings.Compare(a.Application, b.Application), strings.Compare(a.Query, b.Query))
 	})
 	return stmts, nil
-}
-
-// cmpStrings compares pairs (a1, b1), (a2, b2), … in order.
-func cmpStrings(pairs ...string) int {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if c := strings.Compare(pairs[i], pairs[i+1]); c != 0 {
-			return c
-		}
-	}
-	return 0
 }
 
 // Use is what one role did to one table, summed over its statements.

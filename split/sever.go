@@ -3,7 +3,6 @@ package split
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -190,14 +189,13 @@ func SeverPlan(ctx context.Context, db *sql.DB, cat Catalog, m Manifest) (Plan, 
 			"ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE ALL ON TABLES FROM %s, and grant each new table to its owner's roles",
 			g.Creator, where, strings.Join(g.Privileges, ", "), g.Role, quoteIdent(g.Creator), in, grantee))
 	}
+	super, err := superusers(ctx, db)
+	if err != nil {
+		return Plan{}, err
+	}
 	for _, s := range m.Services {
 		for _, role := range s.Roles {
-			var super bool
-			err := db.QueryRowContext(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = $1`, role).Scan(&super)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return Plan{}, fmt.Errorf("split: sever: role %s: %w", role, err)
-			}
-			if super {
+			if super[role] {
 				p.ByHand = append(p.ByHand, fmt.Sprintf("role %s of %s is a superuser: no privilege binds it; give %s a role of its own",
 					role, s.Service, s.Service))
 			}
@@ -283,19 +281,29 @@ func (p Plan) Apply(ctx context.Context, db *sql.DB) error {
 // superuser's access no revoke takes away; it is the team's to move, and
 // SeverPlan lists a service's superuser role by hand).
 func Blocking(ctx context.Context, db *sql.DB, r Report) ([]Crossing, error) {
+	super, err := superusers(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	var out []Crossing
 	for _, c := range r.Crossings {
-		if c.Kind != "reads" && c.Kind != "writes" {
-			continue
-		}
-		var super bool
-		err := db.QueryRowContext(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = $1`, c.Role).Scan(&super)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("split: sever: role %s: %w", c.Role, err)
-		}
-		if !super {
+		if (c.Kind == "reads" || c.Kind == "writes") && !super[c.Role] {
 			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// superusers are the server's superuser roles.
+func superusers(ctx context.Context, db *sql.DB) (map[string]bool, error) {
+	var names []string
+	if err := collect(ctx, db, &names, `SELECT rolname FROM pg_roles WHERE rolsuper`,
+		func(rows *sql.Rows, name *string) error { return rows.Scan(name) }); err != nil {
+		return nil, fmt.Errorf("split: sever: superusers: %w", err)
+	}
+	super := map[string]bool{}
+	for _, n := range names {
+		super[n] = true
+	}
+	return super, nil
 }

@@ -79,9 +79,7 @@ func (k *killer) result() ([]shopKill, error) {
 // restarts reads how often the supervisor started each service's
 // processes again.
 func restarts(ctx context.Context, api benchAPI) (map[string]int, error) {
-	var ps struct {
-		Processes []processJSON `json:"processes"`
-	}
+	var ps processesJSON
 	if err := api.call(ctx, http.MethodGet, "/ops/processes", nil, true, http.StatusOK, &ps); err != nil {
 		return nil, err
 	}
@@ -140,10 +138,14 @@ func invariants(ctx context.Context, c shopClient, before ownerTotals, shipped, 
 		after, err := readTotals(ctx, c)
 		if err != nil {
 			// A process killed last may still be starting (503).
-			if time.Now().After(deadline) || ctx.Err() != nil {
+			if time.Now().After(deadline) {
 				return nil, err
 			}
-			time.Sleep(500 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
 			continue
 		}
 		d := func(a, b int64) int64 { return a - b }

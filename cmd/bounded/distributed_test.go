@@ -13,11 +13,6 @@ import (
 	"time"
 )
 
-// processesJSON is GET /ops/processes.
-type processesJSON struct {
-	Processes []processJSON
-}
-
 func (s *shop) process(t testing.TB, service string) processJSON {
 	t.Helper()
 	var ps processesJSON

@@ -227,6 +227,11 @@ func (c *child) kill() (processJSON, error) {
 	return p, nil
 }
 
+// processesJSON is GET /ops/processes.
+type processesJSON struct {
+	Processes []processJSON `json:"processes"`
+}
+
 // processJSON is a service process as GET /ops/processes shows it.
 type processJSON struct {
 	Service  string     `json:"service"`
@@ -284,7 +289,7 @@ func newGateway(children []*child, token string, log *slog.Logger) *gateway {
 		for _, c := range g.children {
 			out = append(out, c.status())
 		}
-		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"processes": out})
+		return httpapi.WriteJSON(w, http.StatusOK, processesJSON{Processes: out})
 	})
 	// A fault on purpose: kill -9 one running process of a service (in turn
 	// over its replicas), as a crash would; the supervisor starts it again.
